@@ -1,0 +1,54 @@
+/**
+ * The error hierarchy. Every error says what was expected and what was found, and carries a
+ * `retriable` flag so that a retry policy can decide without parsing messages.
+ */
+export class NightshiftError extends Error {
+  readonly retriable: boolean;
+  constructor(message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** Bad command-line usage or bad arguments at a public edge: never retriable, exit code 2. */
+export class UsageError extends NightshiftError {}
+
+/** A configuration value (environment variable, flag, file) is missing or malformed. */
+export class ConfigError extends NightshiftError {}
+
+/** A DAG file failed to load or validate. `file` names the file. */
+export class DagValidationError extends NightshiftError {
+  readonly file: string;
+  constructor(file: string, message: string, options: { cause?: unknown } = {}) {
+    super(`${file}: ${message}`, options);
+    this.file = file;
+  }
+}
+
+/** Input data broke its contract (missing column, wrong type, corrupt file, malformed message). */
+export class DataError extends NightshiftError {}
+
+/** The embedded store's folder is held by another process. */
+export class StoreLockedError extends NightshiftError {}
+
+/** A lease was lost (expired and taken over): the holder must not commit its result. */
+export class LeaseLostError extends NightshiftError {
+  constructor(message: string) {
+    super(message, { retriable: true });
+  }
+}
+
+/** A task exceeded its `timeoutMs`. */
+export class TaskTimeoutError extends NightshiftError {
+  constructor(message: string) {
+    super(message, { retriable: true });
+  }
+}
+
+/** A task was cancelled (run cancelled, process shutting down). */
+export class TaskCancelledError extends NightshiftError {}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

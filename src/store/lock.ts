@@ -1,0 +1,177 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { StoreLockedError } from '../errors.ts';
+
+/**
+ * The embedded store's folder lock. PGlite serves one process: seen with 0.5.16, two processes
+ * writing one data folder corrupt it for good, while one process killed with `kill -9` recovers
+ * every committed row. So the process that opens the folder holds this lock for as long as it
+ * is open; a stale lock (its pid is dead) is taken over.
+ *
+ * The lock file is created with O_EXCL, which is atomic on local file systems. Taking over a
+ * stale lock is serialised by a `mkdir` of a sibling folder (also atomic), so two processes that
+ * find the same stale lock cannot both take it.
+ */
+export interface LockInfo {
+  pid: number;
+  hostname: string;
+  command: string;
+  startedAt: string;
+  /** Where the holder serves the store over the Postgres wire protocol, once it does. */
+  socket?: { host: string; port: number };
+}
+
+export interface HeldLock {
+  readonly path: string;
+  readonly info: LockInfo;
+  /** Rewrites the lock's content atomically (for example to add the socket address). */
+  update(info: Partial<LockInfo>): void;
+  release(): void;
+}
+
+export function readLock(lockPath: string): LockInfo | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(lockPath, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const parsed = JSON.parse(text) as LockInfo;
+    if (typeof parsed.pid !== 'number') return undefined;
+    return parsed;
+  } catch {
+    // A lock file being written right now, or garbage: treated as unreadable (not stale).
+    return undefined;
+  }
+}
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True when the lock's holder is known to be dead (same host, pid gone). */
+export function isStale(info: LockInfo): boolean {
+  return info.hostname === os.hostname() && !isProcessAlive(info.pid);
+}
+
+export function describeHolder(info: LockInfo): string {
+  return `pid ${info.pid} on ${info.hostname} (${info.command}), since ${info.startedAt}`;
+}
+
+function currentCommand(): string {
+  return process.argv
+    .slice(1)
+    .map((arg) => path.basename(arg))
+    .join(' ')
+    .slice(0, 200);
+}
+
+function writeExclusive(lockPath: string, info: LockInfo): boolean {
+  try {
+    const fd = fs.openSync(lockPath, 'wx');
+    try {
+      fs.writeSync(fd, JSON.stringify(info));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+function takeOverStale(lockPath: string, stale: LockInfo): boolean {
+  const guard = `${lockPath}.takeover`;
+  try {
+    fs.mkdirSync(guard);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another process is taking over right now; a guard left by a process that died in these
+    // few lines is removed after ten seconds.
+    const age = Date.now() - fs.statSync(guard).mtimeMs;
+    if (age > 10_000) fs.rmSync(guard, { recursive: true, force: true });
+    return false;
+  }
+  try {
+    const current = readLock(lockPath);
+    if (current && current.pid === stale.pid && current.startedAt === stale.startedAt) {
+      fs.rmSync(lockPath, { force: true });
+    }
+    return true;
+  } finally {
+    fs.rmSync(guard, { recursive: true, force: true });
+  }
+}
+
+export interface AcquireResult {
+  lock?: HeldLock;
+  /** Set when another live process holds the lock. */
+  heldBy?: LockInfo;
+}
+
+/** Tries to take the lock; returns the holder instead when a live process has it. */
+export function tryAcquireLock(lockPath: string): AcquireResult {
+  fs.mkdirSync(path.dirname(lockPath), { recursive: true });
+  const info: LockInfo = {
+    pid: process.pid,
+    hostname: os.hostname(),
+    command: currentCommand(),
+    startedAt: new Date().toISOString(),
+  };
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (writeExclusive(lockPath, info)) return { lock: heldLock(lockPath, info) };
+    const holder = readLock(lockPath);
+    if (holder === undefined) {
+      // Being written by its creator, or unreadable: wait a moment and look again.
+      sleepSync(20);
+      continue;
+    }
+    if (holder.pid === process.pid && holder.hostname === info.hostname) {
+      throw new StoreLockedError(
+        `the embedded store at ${path.dirname(lockPath)} is already open in this process; share one store object`,
+      );
+    }
+    if (!isStale(holder)) return { heldBy: holder };
+    takeOverStale(lockPath, holder);
+  }
+  throw new StoreLockedError(`could not take the lock ${lockPath}: it kept changing hands`);
+}
+
+function heldLock(lockPath: string, initial: LockInfo): HeldLock {
+  let info = initial;
+  let released = false;
+  return {
+    path: lockPath,
+    get info() {
+      return info;
+    },
+    update(patch: Partial<LockInfo>) {
+      info = { ...info, ...patch };
+      const temporary = `${lockPath}.${process.pid}.tmp`;
+      fs.writeFileSync(temporary, JSON.stringify(info));
+      fs.renameSync(temporary, lockPath);
+    },
+    release() {
+      if (released) return;
+      released = true;
+      const current = readLock(lockPath);
+      if (current && current.pid === info.pid && current.startedAt === info.startedAt) {
+        fs.rmSync(lockPath, { force: true });
+      }
+    },
+  } satisfies HeldLock;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

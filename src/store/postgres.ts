@@ -1,0 +1,92 @@
+import pg from 'pg';
+import type { Queryable, QueryResult, Row, Store, StoreKind } from './types.ts';
+
+// Parse the types whose default representation differs between pg and PGlite, so that both
+// stores hand the same values to the code above them.
+const INT8_OID = 20;
+const DATE_OID = 1082;
+const typeOverrides = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID) return (value: string) => Number(value);
+    if (oid === DATE_OID) return (value: string) => value;
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const raw = await client.query<R>({
+        text: sql,
+        values: params as unknown[] | undefined,
+        types: typeOverrides,
+      });
+      // Several statements without parameters (a migration) give one result each: keep the last.
+      const result = (Array.isArray(raw) ? raw[raw.length - 1] : raw) as pg.QueryResult<R> | undefined;
+      const rows = result?.rows ?? [];
+      return { rows, rowCount: result?.rowCount ?? rows.length };
+    },
+  };
+}
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool. */
+  max?: number;
+  kind?: StoreKind;
+  description?: string;
+  /** Called once when the store is closed (used by the embedded client to release resources). */
+  onClose?: () => Promise<void>;
+}
+
+/** Redacts the password of a connection string for logs and messages. */
+export function describeConnectionString(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres (unparseable DATABASE_URL)';
+  }
+}
+
+export function createPostgresStore(connectionString: string, options: PostgresStoreOptions = {}): Store {
+  const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
+  // An idle client that loses its connection emits 'error' on the pool; without a listener the
+  // process would crash. The next query gets a fresh connection and reports its own error.
+  pool.on('error', () => {});
+  const base = wrap(pool);
+  let closed = false;
+  return {
+    kind: options.kind ?? 'postgres',
+    description: options.description ?? describeConnectionString(connectionString),
+    query: base.query,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(wrap(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        return await fn(wrap(client));
+      } finally {
+        client.release();
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+      await options.onClose?.();
+    },
+  };
+}
