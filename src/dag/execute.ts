@@ -1,0 +1,189 @@
+import type { NightshiftConfig } from '../config.ts';
+import { LeaseLostError, NightshiftError, TaskCancelledError, TaskTimeoutError } from '../errors.ts';
+import { childLogger, type Logger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+import { formatLogicalDate } from './interval.ts';
+import { normalizeOutputs } from './outputs.ts';
+import type { ClaimedTaskInstance } from './sql/claimTaskInstances.ts';
+import {
+  type AttemptOutcome,
+  completeTaskInstance,
+  heartbeatTaskInstance,
+} from './sql/completeTaskInstance.ts';
+import type { DagRun } from './sql/rows.ts';
+import { getTaskOutputs } from './sql/runQueries.ts';
+import { retryDelay, shouldRetry } from './states.ts';
+import type { Dag, JsonObject, JsonValue, TaskContext } from './types.ts';
+
+/** Thrown by `context.skip()`. */
+class SkipSignal extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+/** A task whose leases expired this often (its process keeps dying) fails instead of looping. */
+export const MAX_LEASE_EXPIRATIONS = 3;
+
+export interface ExecuteOptions {
+  store: Store;
+  config: NightshiftConfig;
+  dag: Dag;
+  run: DagRun;
+  claim: ClaimedTaskInstance;
+  leaseMs: number;
+  /** Aborted when the process shuts down: the attempt is handed back, not failed. */
+  shutdown: AbortSignal;
+}
+
+export interface ExecuteResult {
+  taskId: string;
+  outcome: AttemptOutcome['kind'] | 'lease_lost';
+}
+
+/**
+ * Runs one claimed attempt: builds the context, heartbeats the lease, enforces the timeout, and
+ * commits the outcome under the fencing token.
+ */
+export async function executeTaskInstance(options: ExecuteOptions): Promise<ExecuteResult> {
+  const { store, dag, run, claim, leaseMs } = options;
+  const lease = { runId: claim.runId, taskId: claim.taskId, leaseToken: claim.leaseToken };
+  const log = childLogger({ dag: dag.id, run: run.id, task: claim.taskId, attempt: claim.tryNumber });
+  const task = dag.taskById.get(claim.taskId);
+
+  const commit = async (outcome: AttemptOutcome): Promise<ExecuteResult> => {
+    try {
+      await completeTaskInstance(store, lease, outcome);
+      return { taskId: claim.taskId, outcome: outcome.kind };
+    } catch (error) {
+      if (error instanceof LeaseLostError) {
+        log.warn({ err: error.message }, 'result discarded: the lease was lost');
+        return { taskId: claim.taskId, outcome: 'lease_lost' };
+      }
+      throw error;
+    }
+  };
+
+  if (!task)
+    return commit({ kind: 'failed', error: `task '${claim.taskId}' is no longer in DAG '${dag.id}'` });
+  if (claim.leaseExpirations > MAX_LEASE_EXPIRATIONS) {
+    return commit({
+      kind: 'failed',
+      error: `the lease of this task expired ${claim.leaseExpirations} times: its process keeps dying or stalling (out of memory? a blocked event loop?)`,
+    });
+  }
+
+  const controller = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
+  if (task.timeoutMs !== undefined) {
+    const timeoutMs = task.timeoutMs;
+    timers.push(
+      setTimeout(
+        () => controller.abort(new TaskTimeoutError(`task '${task.id}' timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      ),
+    );
+  }
+  // Three heartbeats per lease: one lost heartbeat (a slow query, a busy event loop) is survived.
+  const heartbeat = setInterval(
+    () => {
+      heartbeatTaskInstance(store, lease, leaseMs).then(
+        (held) => {
+          if (!held)
+            controller.abort(new LeaseLostError(`task '${task.id}' lost its lease (taken over or cleared)`));
+        },
+        (error: unknown) =>
+          log.warn({ err: (error as Error).message }, 'heartbeat failed; retrying at the next beat'),
+      );
+    },
+    Math.max(50, Math.floor(leaseMs / 3)),
+  );
+  timers.push(heartbeat);
+  const onShutdown = () => controller.abort(new TaskCancelledError('the process is shutting down'));
+  options.shutdown.addEventListener('abort', onShutdown, { once: true });
+
+  const started = Date.now();
+  try {
+    const upstream = (await getTaskOutputs(store, run.id, task.deps)) as Record<string, JsonValue>;
+    const context = buildContext(options, log, controller.signal, upstream);
+    log.info('task started');
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    const value = await Promise.race([Promise.resolve().then(() => task.run(context)), aborted]);
+    const outputs = normalizeOutputs(task.id, value);
+    const result = await commit({ kind: 'success', outputs });
+    log.info({ durationMs: Date.now() - started }, 'task succeeded');
+    return result;
+  } catch (error) {
+    return commit(failureOutcome(error, claim, task, log, Date.now() - started));
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+    options.shutdown.removeEventListener('abort', onShutdown);
+  }
+}
+
+function failureOutcome(
+  error: unknown,
+  claim: ClaimedTaskInstance,
+  task: NonNullable<ReturnType<Dag['taskById']['get']>>,
+  log: Logger,
+  durationMs: number,
+): AttemptOutcome {
+  if (error instanceof SkipSignal) {
+    log.info({ reason: error.reason }, 'task skipped');
+    return { kind: 'skipped', reason: error.reason };
+  }
+  if (error instanceof TaskCancelledError) {
+    log.warn('task handed back: the process is shutting down');
+    return { kind: 'released', reason: error.message };
+  }
+  const message = describeError(error);
+  const retriable = !(error instanceof NightshiftError) || error.retriable;
+  const failures = claim.failures + 1;
+  if (shouldRetry({ failures, retries: task.retries, retriable })) {
+    const delayMs = retryDelay(task, failures);
+    log.warn(
+      { err: message, durationMs, retryInMs: delayMs, failures, retries: task.retries },
+      'task failed; will retry',
+    );
+    return { kind: 'retry', error: message, delayMs };
+  }
+  const why = retriable ? '' : ` (not retried: ${(error as Error).name} is not retriable)`;
+  log.error({ err: message, durationMs, failures }, 'task failed');
+  return { kind: 'failed', error: `${message}${why}` };
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error)
+    return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+  return String(error);
+}
+
+function buildContext(
+  options: ExecuteOptions,
+  log: Logger,
+  signal: AbortSignal,
+  upstream: Record<string, JsonValue>,
+): TaskContext<JsonObject> {
+  const { dag, run, claim } = options;
+  return {
+    dagId: dag.id,
+    taskId: claim.taskId,
+    runId: run.id,
+    attempt: claim.tryNumber,
+    logicalDate: run.logicalDate,
+    ds: formatLogicalDate(run.logicalDate, dag.timezone),
+    dataInterval: { start: run.dataIntervalStart, end: run.dataIntervalEnd },
+    params: { ...dag.params, ...run.conf },
+    conf: run.conf,
+    log,
+    signal,
+    upstream,
+    store: options.store,
+    config: options.config,
+    skip(reason: string): never {
+      throw new SkipSignal(reason);
+    },
+  };
+}

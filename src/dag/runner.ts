@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { NightshiftConfig } from '../config.ts';
+import { UsageError } from '../errors.ts';
+import { childLogger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+import { executeTaskInstance } from './execute.ts';
+import { dataIntervalFor } from './interval.ts';
+import { claimTaskInstances } from './sql/claimTaskInstances.ts';
+import { clearTaskInstances } from './sql/clearTaskInstances.ts';
+import { createOrGetRun } from './sql/createRun.ts';
+import type { DagRun } from './sql/rows.ts';
+import { finishRunIfDone, getRun, getRunProgress, startRun } from './sql/runQueries.ts';
+import { settleTaskInstances } from './sql/settleTaskInstances.ts';
+import type { Dag, JsonObject, RunState } from './types.ts';
+
+export interface RunDagOptions {
+  store: Store;
+  config: NightshiftConfig;
+  dag: Dag;
+  logicalDate: Date;
+  /** The run's conf; for an existing run it must equal the stored one (or be omitted). */
+  conf?: JsonObject;
+  runType?: DagRun['runType'];
+  /** Task attempts at once in this process (default 8). */
+  concurrency?: number;
+  /** Lease length; heartbeats renew it three times per lease (default 30 s, `NIGHTSHIFT_LEASE_MS`). */
+  leaseMs?: number;
+  /** Slots per pool for this process; a pool not listed here or in the `pools` table is unlimited. */
+  pools?: Readonly<Record<string, number>>;
+  /** Aborting hands running attempts back (not counted as failures) and returns. */
+  signal?: AbortSignal;
+  /** Longest sleep while waiting on other holders' leases or retry delays (default 1 s). */
+  maxPollMs?: number;
+}
+
+export interface RunDagResult {
+  run: DagRun;
+  state: RunState;
+  /** False when the run already existed (a resume). */
+  created: boolean;
+  /** Task attempts this call executed, by task id. */
+  executed: Record<string, number>;
+}
+
+export function defaultLeaseMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.NIGHTSHIFT_LEASE_MS ?? 30_000);
+  return Number.isFinite(value) && value >= 100 ? value : 30_000;
+}
+
+export function ownerId(): string {
+  return `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Runs a DAG for one logical date in this process, to the end: creates the run (or resumes the
+ * existing one), then claims and executes task instances under leases until every task has
+ * finished. Succeeded tasks of an earlier attempt at the run are not run again; a failed run's
+ * failed tasks are cleared and run again. Other processes may work on the same run at the same
+ * time: leases and fencing tokens keep each attempt with one holder.
+ */
+export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
+  const { store, dag } = options;
+  const concurrency = options.concurrency ?? 8;
+  const leaseMs = options.leaseMs ?? defaultLeaseMs();
+  const owner = ownerId();
+  const interval = dataIntervalFor(dag, options.logicalDate);
+  const { run, created } = await createOrGetRun(store, {
+    dag,
+    logicalDate: options.logicalDate,
+    interval,
+    conf: options.conf ?? {},
+    runType: options.runType ?? 'manual',
+  });
+  if (!created && options.conf !== undefined && JSON.stringify(options.conf) !== JSON.stringify(run.conf)) {
+    throw new UsageError(
+      `run ${run.id} of ${dag.id} for this date exists with conf ${JSON.stringify(run.conf)}, not ${JSON.stringify(options.conf)}: rerun without --conf to resume it`,
+    );
+  }
+  const log = childLogger({ dag: dag.id, run: run.id });
+  const executed: Record<string, number> = {};
+  if (run.state === 'success') {
+    log.info('run already succeeded; nothing to do (clear tasks to run them again)');
+    return { run, state: 'success', created, executed };
+  }
+  if (run.state === 'failed') {
+    const { cleared } = await clearTaskInstances(store, run.id, {
+      onlyStates: ['failed', 'upstream_failed'],
+    });
+    log.info({ cleared }, 'resuming a failed run: its failed tasks run again');
+  }
+  await startRun(store, run.id);
+  log.info({ created, logicalDate: run.logicalDate.toISOString() }, created ? 'run created' : 'run resumed');
+
+  const poolSlots = await loadPoolSlots(store, options.pools);
+  const active = new Map<string, { pool: string | null; done: Promise<void> }>();
+  const shutdown = new AbortController();
+  const onAbort = () => shutdown.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  let wake: () => void = () => {};
+  let failure: unknown;
+
+  try {
+    await settleTaskInstances(store, dag, run.id);
+    for (;;) {
+      if (failure) throw failure;
+      if (shutdown.signal.aborted) {
+        await Promise.allSettled([...active.values()].map((entry) => entry.done));
+        break;
+      }
+      const free = concurrency - active.size;
+      if (free > 0) {
+        const { fullPools, limit } = poolAllowance(poolSlots, active, free);
+        const claims = await claimTaskInstances(store, { runId: run.id, owner, limit, leaseMs, fullPools });
+        for (const claim of claims) {
+          const done = executeTaskInstance({
+            store,
+            config: options.config,
+            dag,
+            run,
+            claim,
+            leaseMs,
+            shutdown: shutdown.signal,
+          })
+            .then(async (result) => {
+              executed[claim.taskId] = (executed[claim.taskId] ?? 0) + 1;
+              if (result.outcome !== 'lease_lost') {
+                await settleTaskInstances(store, dag, run.id, dag.downstream.get(claim.taskId) ?? []);
+              }
+            })
+            .catch((error: unknown) => {
+              failure ??= error;
+            })
+            .finally(() => {
+              active.delete(claim.taskId);
+              wake();
+            });
+          active.set(claim.taskId, { pool: claim.pool, done });
+        }
+        if (claims.length === limit && active.size < concurrency) continue;
+      }
+      if (active.size === 0) {
+        const state = await finishRunIfDone(store, dag, run.id);
+        if (state) {
+          log.info({ state }, `run ${state}`);
+          return { run: (await getRun(store, run.id)) ?? run, state, created, executed };
+        }
+        // A crash between a commit and its settle leaves tasks scheduled; settle them all.
+        await settleTaskInstances(store, dag, run.id);
+      }
+      const maxPollMs = options.maxPollMs ?? 1_000;
+      let waitMs = maxPollMs;
+      if (active.size === 0) {
+        // Nothing of ours is running: sleep until a retry is due or another holder's lease ends.
+        const { nextWakeAt } = await getRunProgress(store, dag, run.id);
+        if (nextWakeAt) waitMs = Math.max(5, Math.min(nextWakeAt.getTime() - Date.now() + 5, maxPollMs));
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        shutdown.signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+    const current = (await getRun(store, run.id)) ?? run;
+    return { run: current, state: current.state, created, executed };
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function loadPoolSlots(
+  store: Store,
+  overrides: Readonly<Record<string, number>> = {},
+): Promise<Map<string, number>> {
+  const { rows } = await store.query<{ name: string; slots: number }>('SELECT name, slots FROM pools');
+  const slots = new Map(rows.map((row) => [row.name, row.slots]));
+  for (const [name, value] of Object.entries(overrides)) slots.set(name, value);
+  return slots;
+}
+
+/**
+ * Pools with no free slot are excluded from the claim. While some pool is partly used, claim
+ * one task at a time, so that a claim never takes more of a pool than it has free.
+ */
+function poolAllowance(
+  slots: ReadonlyMap<string, number>,
+  active: ReadonlyMap<string, { pool: string | null }>,
+  free: number,
+): { fullPools: string[]; limit: number } {
+  if (slots.size === 0) return { fullPools: [], limit: free };
+  const used = new Map<string, number>();
+  for (const entry of active.values()) if (entry.pool) used.set(entry.pool, (used.get(entry.pool) ?? 0) + 1);
+  const fullPools = [...slots]
+    .filter(([name, total]) => (used.get(name) ?? 0) >= total)
+    .map(([name]) => name);
+  const limited = [...slots].some(
+    ([name, total]) => total - (used.get(name) ?? 0) < free && !fullPools.includes(name),
+  );
+  return { fullPools, limit: limited ? 1 : free };
+}

@@ -1,0 +1,79 @@
+import type { Queryable, Store } from '../../store/index.ts';
+import type { Dag, DataInterval, JsonObject } from '../types.ts';
+import { type DagRun, RUN_COLUMNS } from './rows.ts';
+
+export interface CreateRunInput {
+  dag: Dag;
+  logicalDate: Date;
+  interval: DataInterval;
+  conf: JsonObject;
+  runType: DagRun['runType'];
+}
+
+/**
+ * Creates the run for (DAG, logical date) with one task instance per task, or returns the
+ * existing one: the unique constraint makes this safe when two processes race. Task instances
+ * for tasks added to the DAG since are added; open ones whose task was removed are skipped.
+ */
+export async function createOrGetRun(
+  store: Store,
+  input: CreateRunInput,
+): Promise<{ run: DagRun; created: boolean }> {
+  return store.transaction(async (tx) => {
+    const inserted = await tx.query<DagRun>(
+      `INSERT INTO dag_runs (dag_id, logical_date, data_interval_start, data_interval_end, conf, run_type)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (dag_id, logical_date) DO NOTHING
+       RETURNING ${RUN_COLUMNS}`,
+      [
+        input.dag.id,
+        input.logicalDate,
+        input.interval.start,
+        input.interval.end,
+        JSON.stringify(input.conf),
+        input.runType,
+      ],
+    );
+    const run = inserted.rows[0] ?? (await getRunByDate(tx, input.dag.id, input.logicalDate));
+    if (!run)
+      throw new Error(
+        `run of ${input.dag.id} for ${input.logicalDate.toISOString()} vanished while being created`,
+      );
+    await syncTaskInstances(tx, run.id, input.dag);
+    return { run, created: inserted.rows.length > 0 };
+  });
+}
+
+async function syncTaskInstances(tx: Queryable, runId: number, dag: Dag): Promise<void> {
+  const tasks = dag.tasks.map((task) => ({
+    task_id: task.id,
+    upstream: task.deps,
+    pool: task.pool ?? null,
+    max_retries: task.retries,
+  }));
+  await tx.query(
+    `INSERT INTO task_instances (run_id, task_id, upstream, pool, max_retries)
+     SELECT $1, t.task_id, t.upstream, t.pool, t.max_retries
+     FROM jsonb_to_recordset($2::jsonb) AS t(task_id text, upstream text[], pool text, max_retries integer)
+     ON CONFLICT (run_id, task_id) DO NOTHING`,
+    [runId, JSON.stringify(tasks)],
+  );
+  await tx.query(
+    `UPDATE task_instances SET state = 'skipped', ended_at = now(), error = 'task removed from the DAG'
+     WHERE run_id = $1 AND NOT (task_id = ANY($2::text[]))
+       AND state IN ('scheduled', 'queued', 'up_for_retry')`,
+    [runId, dag.tasks.map((task) => task.id)],
+  );
+}
+
+export async function getRunByDate(
+  db: Queryable,
+  dagId: string,
+  logicalDate: Date,
+): Promise<DagRun | undefined> {
+  const { rows } = await db.query<DagRun>(
+    `SELECT ${RUN_COLUMNS} FROM dag_runs WHERE dag_id = $1 AND logical_date = $2`,
+    [dagId, logicalDate],
+  );
+  return rows[0];
+}
