@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { type ConfigOverrides, loadConfig, type NightshiftConfig } from '../config.ts';
+import { UsageError } from '../errors.ts';
+import { openStore, type Store } from '../store/index.ts';
+
+/** Exit codes: 0 success, 1 a failed run or an operational error, 2 bad usage. */
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** The configuration with the global flags (`--home`, `--dags`, `--data`) applied. */
+export function configFrom(command: Command): NightshiftConfig {
+  const globals = command.optsWithGlobals<{ home?: string; dags?: string; data?: string }>();
+  const overrides: ConfigOverrides = { home: globals.home, dagsDir: globals.dags, dataDir: globals.data };
+  return loadConfig(overrides);
+}
+
+/** Opens the store, runs `fn`, closes the store whatever happens. */
+export async function withStore<T>(config: NightshiftConfig, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(config);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export function parseRunId(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`invalid run id '${value}': expected a positive integer (see 'runs list')`);
+  }
+  return Number(value);
+}
+
+export function parsePositiveInteger(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) {
+      throw new UsageError(`invalid ${name} '${value}': expected a positive integer`);
+    }
+    return Number(value);
+  };
+}

@@ -1,0 +1,65 @@
+import { Command, CommanderError } from 'commander';
+import { DagValidationError, NightshiftError, UsageError } from '../errors.ts';
+import { registerDagCommands } from './commands/dags.ts';
+import { registerRunCommand } from './commands/run.ts';
+import { registerRunsCommands } from './commands/runs.ts';
+import { registerTaskCommands } from './commands/tasks.ts';
+import { EXIT_FAILED, EXIT_USAGE } from './context.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('nightshift')
+    .description('Batch prediction and scheduled retraining: DAGs, sharded inference, a model registry.')
+    .option(
+      '--home <dir>',
+      'where Nightshift writes: embedded database, artifacts, outputs (env NIGHTSHIFT_HOME)',
+    )
+    .option('--dags <dir>', 'folder of DAG files (env NIGHTSHIFT_DAGS)')
+    .option('--data <dir>', 'root of the datasets (env NIGHTSHIFT_DATA)')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      // Commander's own usage errors: one line on stderr (the help hint is dropped).
+      writeErr: (text) => {
+        if (!text.startsWith('(add --help')) process.stderr.write(text);
+      },
+    });
+  registerDagCommands(program);
+  registerRunCommand(program);
+  registerRunsCommands(program);
+  registerTaskCommands(program);
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const sub of command.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.exitCode === 0
+      )
+        return 0;
+      return EXIT_USAGE;
+    }
+    if (error instanceof UsageError || error instanceof DagValidationError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof NightshiftError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return EXIT_FAILED;
+    }
+    process.stderr.write(
+      `error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return EXIT_FAILED;
+  }
+}
