@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { StoreLockedError } from '../../src/errors.ts';
+import { embeddedPaths, openEmbeddedStore } from '../../src/store/index.ts';
+import { importPath, spawnScript } from '../helpers/child.ts';
+import { seedEmbeddedHome, tempDir } from '../helpers/stores.ts';
+
+/** A child process that opens the embedded store, says "ready", and closes it when stdin ends. */
+function holder(home: string, serve: boolean) {
+  return spawnScript(
+    `import { openStore } from ${importPath('src/store/index.ts')};
+     const store = await openStore({ databaseUrl: undefined, home: ${JSON.stringify(home)} }, { serve: ${serve} });
+     process.stdout.write('ready\\n');
+     process.stdin.resume();
+     process.stdin.on('end', async () => {
+       const { rows } = await store.query("SELECT count(*)::int AS n FROM pools WHERE name LIKE 'from-client-%'");
+       process.stdout.write('pools=' + rows[0].n + '\\n');
+       await store.close();
+     });`,
+  );
+}
+
+describe('the embedded store', () => {
+  it('lets a second process in through the holder socket, sharing committed data', async () => {
+    const home = tempDir();
+    await seedEmbeddedHome(home);
+    const child = holder(home, true);
+    await child.waitFor('ready');
+    const client = await openEmbeddedStore({ home });
+    try {
+      expect(client.kind).toBe('embedded-client');
+      expect(client.description).toContain(`through pid ${child.child.pid}`);
+      await client.transaction(async (tx) => {
+        await tx.query(`INSERT INTO pools (name, slots) VALUES ('from-client-1', 1)`);
+        await tx.query(`INSERT INTO pools (name, slots) VALUES ('from-client-2', 2)`);
+      });
+      await expect(
+        client.transaction(async (tx) => {
+          await tx.query(`INSERT INTO pools (name, slots) VALUES ('from-client-3', 3)`);
+          throw new Error('roll me back');
+        }),
+      ).rejects.toThrowError('roll me back');
+    } finally {
+      await client.close();
+    }
+    child.child.stdin?.end();
+    await child.waitFor('pools=');
+    expect(child.stdout()).toContain('pools=2');
+    await child.exited;
+    expect(fs.existsSync(embeddedPaths(home).lockPath)).toBe(false);
+  });
+
+  it('refuses a second process when the holder does not serve, naming it and DATABASE_URL', async () => {
+    const home = tempDir();
+    await seedEmbeddedHome(home);
+    const child = holder(home, false);
+    await child.waitFor('ready');
+    try {
+      const error = await openEmbeddedStore({ home, connectTimeoutMs: 300 }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(StoreLockedError);
+      expect((error as Error).message).toContain(`held by pid ${child.child.pid} on ${os.hostname()}`);
+      expect((error as Error).message).toContain(
+        'set DATABASE_URL to a Postgres server for multi-process use',
+      );
+    } finally {
+      child.child.stdin?.end();
+      await child.exited;
+    }
+  });
+
+  it('takes over a stale lock left by a dead process', async () => {
+    const home = tempDir();
+    await seedEmbeddedHome(home);
+    const dead = spawnScript('process.exit(0)');
+    await dead.exited;
+    const { lockPath } = embeddedPaths(home);
+    fs.writeFileSync(
+      lockPath,
+      JSON.stringify({
+        pid: dead.child.pid,
+        hostname: os.hostname(),
+        command: 'killed',
+        startedAt: new Date(0).toISOString(),
+      }),
+    );
+    const store = await openEmbeddedStore({ home, serve: false });
+    try {
+      expect(store.kind).toBe('embedded');
+      expect(JSON.parse(fs.readFileSync(lockPath, 'utf8')).pid).toBe(process.pid);
+    } finally {
+      await store.close();
+    }
+  });
+});
