@@ -7,11 +7,11 @@ import { normalizeOutputs } from './outputs.ts';
 import type { ClaimedTaskInstance } from './sql/claimTaskInstances.ts';
 import {
   type AttemptOutcome,
-  completeTaskInstance,
+  type CompletionBatcher,
+  commitAttempt,
   heartbeatTaskInstance,
 } from './sql/completeTaskInstance.ts';
 import type { DagRun } from './sql/rows.ts';
-import { getTaskOutputs } from './sql/runQueries.ts';
 import { retryDelay, shouldRetry } from './states.ts';
 import type { Dag, JsonObject, JsonValue, TaskContext } from './types.ts';
 
@@ -34,6 +34,8 @@ export interface ExecuteOptions {
   leaseMs: number;
   /** Aborted when the process shuts down: the attempt is handed back, not failed. */
   shutdown: AbortSignal;
+  /** Commits attempts without downstream tasks together with others finishing at the same time. */
+  batcher?: CompletionBatcher;
 }
 
 export interface ExecuteResult {
@@ -53,7 +55,7 @@ export async function executeTaskInstance(options: ExecuteOptions): Promise<Exec
 
   const commit = async (outcome: AttemptOutcome): Promise<ExecuteResult> => {
     try {
-      await completeTaskInstance(store, lease, outcome);
+      await commitAttempt(store, dag, lease, outcome, options.batcher);
       return { taskId: claim.taskId, outcome: outcome.kind };
     } catch (error) {
       if (error instanceof LeaseLostError) {
@@ -104,7 +106,7 @@ export async function executeTaskInstance(options: ExecuteOptions): Promise<Exec
 
   const started = Date.now();
   try {
-    const upstream = (await getTaskOutputs(store, run.id, task.deps)) as Record<string, JsonValue>;
+    const upstream = claim.upstreamOutputs ?? {};
     const context = buildContext(options, log, controller.signal, upstream);
     log.info('task started');
     const aborted = new Promise<never>((_, reject) => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import type { NightshiftConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
@@ -8,6 +9,7 @@ import { executeTaskInstance } from './execute.ts';
 import { dataIntervalFor } from './interval.ts';
 import { claimTaskInstances } from './sql/claimTaskInstances.ts';
 import { clearTaskInstances } from './sql/clearTaskInstances.ts';
+import { CompletionBatcher } from './sql/completeTaskInstance.ts';
 import { createOrGetRun } from './sql/createRun.ts';
 import type { DagRun } from './sql/rows.ts';
 import { finishRunIfDone, getRun, getRunProgress, startRun } from './sql/runQueries.ts';
@@ -93,8 +95,11 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
   log.info({ created, logicalDate: run.logicalDate.toISOString() }, created ? 'run created' : 'run resumed');
 
   const poolSlots = await loadPoolSlots(store, options.pools);
+  const batcher = new CompletionBatcher(store, run.id);
   const active = new Map<string, { pool: string | null; done: Promise<void> }>();
   const shutdown = new AbortController();
+  // Every running attempt listens for shutdown: as many listeners as the concurrency.
+  setMaxListeners(0, shutdown.signal);
   const onAbort = () => shutdown.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let wake: () => void = () => {};
@@ -121,12 +126,10 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
             claim,
             leaseMs,
             shutdown: shutdown.signal,
+            batcher,
           })
-            .then(async (result) => {
+            .then(() => {
               executed[claim.taskId] = (executed[claim.taskId] ?? 0) + 1;
-              if (result.outcome !== 'lease_lost') {
-                await settleTaskInstances(store, dag, run.id, dag.downstream.get(claim.taskId) ?? []);
-              }
             })
             .catch((error: unknown) => {
               failure ??= error;
@@ -156,12 +159,14 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
         if (nextWakeAt) waitMs = Math.max(5, Math.min(nextWakeAt.getTime() - Date.now() + 5, maxPollMs));
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, waitMs);
-        wake = () => {
+        const done = () => {
           clearTimeout(timer);
+          shutdown.signal.removeEventListener('abort', done);
           resolve();
         };
-        shutdown.signal.addEventListener('abort', wake, { once: true });
+        const timer = setTimeout(done, waitMs);
+        wake = done;
+        shutdown.signal.addEventListener('abort', done, { once: true });
       });
     }
     const current = (await getRun(store, run.id)) ?? run;

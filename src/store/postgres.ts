@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Queryable, QueryResult, Row, Store, StoreKind } from './types.ts';
 
@@ -13,13 +14,29 @@ const typeOverrides = {
   },
 } as pg.CustomTypesConfig;
 
+// Parameterised statements are prepared once per connection under a name derived from their
+// text: planning the claim query took longer than running it (2 ms against 0.8 ms on a loaded
+// 2-core machine). The SQL texts are static (lists travel as array parameters), so the set of
+// names stays small.
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `ns_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
     async query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const prepared = params !== undefined && params.length > 0;
       const raw = await client.query<R>({
         text: sql,
         values: params as unknown[] | undefined,
         types: typeOverrides,
+        ...(prepared ? { name: statementName(sql) } : {}),
       });
       // Several statements without parameters (a migration) give one result each: keep the last.
       const result = (Array.isArray(raw) ? raw[raw.length - 1] : raw) as pg.QueryResult<R> | undefined;

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../store/index.ts';
+import type { JsonValue } from '../types.ts';
 import { qualify, TASK_INSTANCE_COLUMNS, type TaskInstance } from './rows.ts';
 
 export interface ClaimOptions {
@@ -11,7 +12,12 @@ export interface ClaimOptions {
 }
 
 /** A claimed task instance: the caller holds its lease until `leaseExpiresAt` (renewed by heartbeats). */
-export type ClaimedTaskInstance = TaskInstance & { leaseToken: number; previousState: string };
+export type ClaimedTaskInstance = TaskInstance & {
+  leaseToken: number;
+  previousState: string;
+  /** The outputs of its direct upstream tasks, fetched with the claim (no second round trip). */
+  upstreamOutputs: Record<string, JsonValue> | null;
+};
 
 /**
  * Claims up to `limit` runnable task instances of one run: queued ones, retries whose delay has
@@ -65,7 +71,10 @@ export async function claimTaskInstances(
        INSERT INTO task_attempts (run_id, task_id, attempt, lease_token, owner)
        SELECT "runId", "taskId", "tryNumber", "leaseToken", "leaseOwner" FROM claimed
      )
-     SELECT * FROM claimed`,
+     SELECT c.*,
+            (SELECT jsonb_object_agg(u.task_id, u.outputs) FROM task_instances u
+             WHERE u.run_id = c."runId" AND u.task_id = ANY(c.upstream) AND u.outputs IS NOT NULL) AS "upstreamOutputs"
+     FROM claimed c`,
     [options.runId, options.owner, options.limit, options.leaseMs, options.fullPools ?? []],
   );
   return rows;

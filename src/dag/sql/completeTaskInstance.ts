@@ -1,6 +1,7 @@
 import { LeaseLostError } from '../../errors.ts';
-import type { Queryable } from '../../store/index.ts';
-import type { JsonValue } from '../types.ts';
+import type { Queryable, Store } from '../../store/index.ts';
+import type { Dag, JsonValue } from '../types.ts';
+import { settleTaskInstances } from './settleTaskInstances.ts';
 
 export type AttemptOutcome =
   | { kind: 'success'; outputs: JsonValue | null }
@@ -16,44 +17,79 @@ export interface LeaseRef {
   leaseToken: number;
 }
 
+export interface Completion {
+  lease: LeaseRef;
+  outcome: AttemptOutcome;
+}
+
 /**
- * Commits an attempt's outcome under its fencing token. If the lease was taken over (it expired
- * and another process claimed the task), the token no longer matches and nothing is written:
- * the stale holder gets a LeaseLostError and its result is discarded.
+ * Commits attempts' outcomes (of one run) under their fencing tokens, in one statement. An
+ * attempt whose lease was taken over (it expired and another process claimed the task) no
+ * longer matches its token and nothing of it is written. Returns the task ids committed.
+ *
+ * One statement for many attempts is one WAL flush for all of them: with 1,000 no-op tasks
+ * fanned out on Postgres, a flush per attempt held throughput near 450 tasks/s.
  */
+export async function completeTaskInstances(
+  db: Queryable,
+  runId: number,
+  completions: readonly Completion[],
+): Promise<Set<string>> {
+  const columns = completions.map((completion) => [completion.lease, describe(completion.outcome)] as const);
+  const { rows } = await db.query<{ taskId: string }>(
+    `WITH input AS (
+       SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[])
+         AS i(task_id, lease_token, state, error, outputs, delay_ms, failed, attempt_state)
+     ), done AS (
+       UPDATE task_instances t
+       SET state = i.state,
+           outputs = CASE WHEN i.state = 'success' THEN i.outputs::jsonb ELSE t.outputs END,
+           error = i.error,
+           failures = t.failures + i.failed,
+           next_attempt_at = CASE WHEN i.state = 'up_for_retry' THEN now() + i.delay_ms * interval '1 millisecond' END,
+           ended_at = CASE WHEN i.state IN ('success', 'failed', 'skipped') THEN now() END,
+           queued_at = CASE WHEN i.state = 'queued' THEN now() ELSE t.queued_at END,
+           lease_owner = NULL,
+           lease_expires_at = NULL
+       FROM input i
+       WHERE t.run_id = $1 AND t.task_id = i.task_id AND t.lease_token = i.lease_token AND t.state = 'running'
+       RETURNING t.task_id, t.try_number, i.attempt_state, i.error
+     ), attempts AS (
+       UPDATE task_attempts a
+       SET state = d.attempt_state, ended_at = now(), error = d.error
+       FROM done d
+       WHERE a.run_id = $1 AND a.task_id = d.task_id AND a.attempt = d.try_number
+     )
+     SELECT task_id AS "taskId" FROM done`,
+    [
+      runId,
+      columns.map(([lease]) => lease.taskId),
+      columns.map(([lease]) => lease.leaseToken),
+      columns.map(([, values]) => values[0]),
+      columns.map(([, values]) => values[2]),
+      columns.map(([, values]) => values[3]),
+      columns.map(([, values]) => values[4]),
+      columns.map(([, values]) => values[5]),
+      columns.map(([, values]) => values[1]),
+    ],
+  );
+  return new Set(rows.map((row) => row.taskId));
+}
+
+/** Commits one attempt; a LeaseLostError when its lease was taken over or cleared. */
 export async function completeTaskInstance(
   db: Queryable,
   lease: LeaseRef,
   outcome: AttemptOutcome,
 ): Promise<void> {
-  const [state, attemptState, error, outputs, delayMs, failed] = describe(outcome);
-  const { rowCount } = await db.query(
-    `WITH done AS (
-       UPDATE task_instances
-       SET state = $4,
-           outputs = CASE WHEN $4 = 'success' THEN $6::jsonb ELSE outputs END,
-           error = $5,
-           failures = failures + $8,
-           next_attempt_at = CASE WHEN $4 = 'up_for_retry' THEN now() + $7 * interval '1 millisecond' END,
-           ended_at = CASE WHEN $4 IN ('success', 'failed', 'skipped') THEN now() END,
-           queued_at = CASE WHEN $4 = 'queued' THEN now() ELSE queued_at END,
-           lease_owner = NULL,
-           lease_expires_at = NULL
-       WHERE run_id = $1 AND task_id = $2 AND lease_token = $3 AND state = 'running'
-       RETURNING run_id, task_id, try_number
-     )
-     UPDATE task_attempts a
-     SET state = $9, ended_at = now(), error = $5
-     FROM done
-     WHERE a.run_id = done.run_id AND a.task_id = done.task_id AND a.attempt = done.try_number
-     RETURNING a.attempt`,
-    [lease.runId, lease.taskId, lease.leaseToken, state, error, outputs, delayMs, failed, attemptState],
+  const committed = await completeTaskInstances(db, lease.runId, [{ lease, outcome }]);
+  if (!committed.has(lease.taskId)) throw leaseLost(lease);
+}
+
+export function leaseLost(lease: LeaseRef): LeaseLostError {
+  return new LeaseLostError(
+    `task '${lease.taskId}' of run ${lease.runId}: lease ${lease.leaseToken} was taken over or cleared; this attempt's result is discarded`,
   );
-  if (rowCount === 0) {
-    throw new LeaseLostError(
-      `task '${lease.taskId}' of run ${lease.runId}: lease ${lease.leaseToken} was taken over or cleared; this attempt's result is discarded`,
-    );
-  }
 }
 
 function describe(outcome: AttemptOutcome): [string, string, string | null, string | null, number, number] {
@@ -84,4 +120,81 @@ export async function heartbeatTaskInstance(
     [lease.runId, lease.taskId, lease.leaseToken, leaseMs],
   );
   return rowCount > 0;
+}
+
+/**
+ * Commits an attempt and decides its downstream tasks in one transaction: one commit (one WAL
+ * flush) per task instead of two. A deadlock between two such transactions (possible when
+ * failures propagate down overlapping paths) rolls one back; it is retried, which is safe
+ * because nothing of a rolled-back attempt was written.
+ */
+export async function commitAttempt(
+  store: Store,
+  dag: Dag,
+  lease: LeaseRef,
+  outcome: AttemptOutcome,
+  batcher?: CompletionBatcher,
+): Promise<void> {
+  const downstream = dag.downstream.get(lease.taskId) ?? [];
+  const settles = downstream.length > 0 && outcome.kind !== 'retry' && outcome.kind !== 'released';
+  // Nothing downstream to decide: no transaction; batched with other attempts when a batcher is given.
+  if (!settles) return batcher ? batcher.submit(lease, outcome) : completeTaskInstance(store, lease, outcome);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await store.transaction(async (tx) => {
+        await completeTaskInstance(tx, lease, outcome);
+        await settleTaskInstances(tx, dag, lease.runId, downstream, { lock: true });
+      });
+      return;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if ((code === '40P01' || code === '40001') && attempt < 5) continue;
+      throw error;
+    }
+  }
+}
+
+/**
+ * Gathers the completions of one run's attempts that finish while a flush is in flight, and
+ * commits them together: under load the batch grows by itself, alone an attempt commits at once.
+ */
+export class CompletionBatcher {
+  #pending: { completion: Completion; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  #flushing = false;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly runId: number,
+  ) {}
+
+  submit(lease: LeaseRef, outcome: AttemptOutcome): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ completion: { lease, outcome }, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.splice(0, 500);
+        try {
+          const committed = await completeTaskInstances(
+            this.db,
+            this.runId,
+            batch.map((entry) => entry.completion),
+          );
+          for (const entry of batch) {
+            if (committed.has(entry.completion.lease.taskId)) entry.resolve();
+            else entry.reject(leaseLost(entry.completion.lease));
+          }
+        } catch (error) {
+          for (const entry of batch) entry.reject(error);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
 }

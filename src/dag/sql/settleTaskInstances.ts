@@ -8,19 +8,30 @@ import type { Dag, TaskState } from '../types.ts';
  * downstream. `candidates` limits the first pass to some tasks (the downstream of a task that
  * just finished); without it every scheduled task of the run is looked at.
  *
- * Correct under concurrency: a caller settles after committing its own task's result, so of
- * two upstream tasks finishing at once, the later one to commit sees the other's result. Each
- * update is guarded by `state = 'scheduled'`, so settling the same task twice is harmless.
+ * Correct under concurrency: either a caller settles after committing its own task's result, so
+ * of two upstream tasks finishing at once the later one to commit sees the other's result; or it
+ * settles inside the committing transaction with `lock`, which serialises the two on the
+ * downstream rows. Each update is guarded by `state = 'scheduled'`, so settling twice is harmless.
  */
 export async function settleTaskInstances(
   db: Queryable,
   dag: Dag,
   runId: number,
   candidates?: readonly string[],
+  options: { lock?: boolean } = {},
 ): Promise<number> {
   let changed = 0;
   let frontier: readonly string[] | undefined = candidates;
   while (frontier === undefined || frontier.length > 0) {
+    if (options.lock && frontier !== undefined) {
+      // Inside the transaction that committed an upstream result: lock the tasks about to be
+      // decided (in a fixed order), so that a concurrent completion of another of their upstream
+      // tasks waits for this commit and then decides with both results visible.
+      await db.query(
+        `SELECT 1 FROM task_instances WHERE run_id = $1 AND task_id = ANY($2::text[]) ORDER BY task_id FOR UPDATE`,
+        [runId, frontier],
+      );
+    }
     const { rows } = await db.query<{ taskId: string; upstreamStates: TaskState[] | null }>(
       `SELECT t.task_id AS "taskId", array_agg(u.state) FILTER (WHERE u.task_id IS NOT NULL) AS "upstreamStates"
        FROM task_instances t
