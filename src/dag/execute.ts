@@ -10,6 +10,7 @@ import {
   type CompletionBatcher,
   commitAttempt,
   heartbeatTaskInstance,
+  leaseLost,
 } from './sql/completeTaskInstance.ts';
 import type { DagRun } from './sql/rows.ts';
 import { retryDelay, shouldRetry } from './states.ts';
@@ -105,24 +106,28 @@ export async function executeTaskInstance(options: ExecuteOptions): Promise<Exec
   options.shutdown.addEventListener('abort', onShutdown, { once: true });
 
   const started = Date.now();
+  // The task's own outcome first; committing it is separate, so that a database error while
+  // committing a success is never recorded as the task failing.
+  let outcome: AttemptOutcome;
   try {
-    const upstream = claim.upstreamOutputs ?? {};
-    const context = buildContext(options, log, controller.signal, upstream);
+    const context = buildContext(options, log, controller.signal, claim.upstreamOutputs ?? {});
     log.info('task started');
     const aborted = new Promise<never>((_, reject) => {
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
     });
     const value = await Promise.race([Promise.resolve().then(() => task.run(context)), aborted]);
-    const outputs = normalizeOutputs(task.id, value);
-    const result = await commit({ kind: 'success', outputs });
-    log.info({ durationMs: Date.now() - started }, 'task succeeded');
-    return result;
+    outcome = { kind: 'success', outputs: normalizeOutputs(task.id, value) };
   } catch (error) {
-    return commit(failureOutcome(error, claim, task, log, Date.now() - started));
+    outcome = failureOutcome(error, claim, task, log, Date.now() - started);
   } finally {
     for (const timer of timers) clearTimeout(timer);
     options.shutdown.removeEventListener('abort', onShutdown);
   }
+  const result = await commit(outcome);
+  if (outcome.kind === 'success' && result.outcome === 'success') {
+    log.info({ durationMs: Date.now() - started }, 'task succeeded');
+  }
+  return result;
 }
 
 function failureOutcome(
@@ -183,6 +188,19 @@ function buildContext(
     signal,
     upstream,
     store: options.store,
+    leaseToken: claim.leaseToken,
+    transaction: (fn) =>
+      options.store.transaction(async (tx) => {
+        const { rowCount } = await tx.query(
+          `SELECT 1 FROM task_instances
+           WHERE run_id = $1 AND task_id = $2 AND lease_token = $3 AND state = 'running'
+           FOR UPDATE`,
+          [claim.runId, claim.taskId, claim.leaseToken],
+        );
+        if (rowCount === 0)
+          throw leaseLost({ runId: claim.runId, taskId: claim.taskId, leaseToken: claim.leaseToken });
+        return fn(tx);
+      }),
     config: options.config,
     skip(reason: string): never {
       throw new SkipSignal(reason);

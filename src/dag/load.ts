@@ -66,6 +66,8 @@ export async function loadDags(dir: string): Promise<LoadedDags> {
 
 /** Finds one DAG by id: its own file when there is one, else a scan of the folder. */
 export async function findDag(dir: string, id: string): Promise<Dag | undefined> {
+  // An id is a file name in the DAGs folder, never a path.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id) || id.includes('..')) return undefined;
   for (const extension of ['.ts', '.mts', '.js', '.mjs']) {
     const file = path.join(dir, `${id}${extension}`);
     if (fs.existsSync(file)) return loadDagFile(file);

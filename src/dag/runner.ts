@@ -4,13 +4,13 @@ import os from 'node:os';
 import type { NightshiftConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { childLogger } from '../log.ts';
-import type { Store } from '../store/index.ts';
+import { type Store, withTransientRetry } from '../store/index.ts';
 import { executeTaskInstance } from './execute.ts';
 import { dataIntervalFor } from './interval.ts';
 import { claimTaskInstances } from './sql/claimTaskInstances.ts';
 import { clearTaskInstances } from './sql/clearTaskInstances.ts';
 import { CompletionBatcher } from './sql/completeTaskInstance.ts';
-import { createOrGetRun } from './sql/createRun.ts';
+import { createOrGetRun, skipRemovedTasks } from './sql/createRun.ts';
 import type { DagRun } from './sql/rows.ts';
 import { finishRunIfDone, getRun, getRunProgress, startRun } from './sql/runQueries.ts';
 import { settleTaskInstances } from './sql/settleTaskInstances.ts';
@@ -67,6 +67,14 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
   const leaseMs = options.leaseMs ?? defaultLeaseMs();
   const owner = ownerId();
   const interval = dataIntervalFor(dag, options.logicalDate);
+  const poolSlots = await loadPoolSlots(store, options.pools);
+  for (const task of dag.tasks) {
+    if (task.pool !== undefined && poolSlots.get(task.pool) === 0) {
+      throw new UsageError(
+        `task '${task.id}' of ${dag.id} uses pool '${task.pool}', which has 0 slots: it could never run; give the pool slots first`,
+      );
+    }
+  }
   const { run, created } = await createOrGetRun(store, {
     dag,
     logicalDate: options.logicalDate,
@@ -85,18 +93,22 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
     log.info('run already succeeded; nothing to do (clear tasks to run them again)');
     return { run, state: 'success', created, executed };
   }
-  if (run.state === 'failed') {
-    const { cleared } = await clearTaskInstances(store, run.id, {
-      onlyStates: ['failed', 'upstream_failed'],
-    });
-    log.info({ cleared }, 'resuming a failed run: its failed tasks run again');
-  }
+  // Anything short of success is resumed: failed tasks of the DAG as it is now run again (also
+  // when a crash left the run open after a task failed for good).
+  const { cleared } = await clearTaskInstances(store, run.id, {
+    taskIds: dag.tasks.map((task) => task.id),
+    onlyStates: ['failed', 'upstream_failed'],
+  });
+  if (cleared.length > 0) log.info({ cleared }, 'resuming: failed tasks run again');
+  const removed = await skipRemovedTasks(store, run.id, dag);
+  if (removed.length > 0) log.warn({ removed }, 'tasks no longer in the DAG are skipped');
   await startRun(store, run.id);
   log.info({ created, logicalDate: run.logicalDate.toISOString() }, created ? 'run created' : 'run resumed');
 
-  const poolSlots = await loadPoolSlots(store, options.pools);
   const batcher = new CompletionBatcher(store, run.id);
-  const active = new Map<string, { pool: string | null; done: Promise<void> }>();
+  // Keyed by lease token: if this process stalled past its own lease and claimed the same task
+  // again, the two attempts stay apart.
+  const active = new Map<number, { pool: string | null; done: Promise<void> }>();
   const shutdown = new AbortController();
   // Every running attempt listens for shutdown: as many listeners as the concurrency.
   setMaxListeners(0, shutdown.signal);
@@ -108,7 +120,13 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
   try {
     await settleTaskInstances(store, dag, run.id);
     for (;;) {
-      if (failure) throw failure;
+      if (failure) {
+        // A database error this process could not ride out: hand the other attempts back and
+        // wait for them, so that nothing keeps running (and committing) after this returns.
+        shutdown.abort(failure);
+        await Promise.allSettled([...active.values()].map((entry) => entry.done));
+        throw failure;
+      }
       if (shutdown.signal.aborted) {
         await Promise.allSettled([...active.values()].map((entry) => entry.done));
         break;
@@ -116,7 +134,9 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
       const free = concurrency - active.size;
       if (free > 0) {
         const { fullPools, limit } = poolAllowance(poolSlots, active, free);
-        const claims = await claimTaskInstances(store, { runId: run.id, owner, limit, leaseMs, fullPools });
+        const claims = await withTransientRetry(() =>
+          claimTaskInstances(store, { runId: run.id, owner, limit, leaseMs, fullPools }),
+        );
         for (const claim of claims) {
           const done = executeTaskInstance({
             store,
@@ -135,10 +155,10 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
               failure ??= error;
             })
             .finally(() => {
-              active.delete(claim.taskId);
+              active.delete(claim.leaseToken);
               wake();
             });
-          active.set(claim.taskId, { pool: claim.pool, done });
+          active.set(claim.leaseToken, { pool: claim.pool, done });
         }
         if (claims.length === limit && active.size < concurrency) continue;
       }
@@ -192,7 +212,7 @@ async function loadPoolSlots(
  */
 function poolAllowance(
   slots: ReadonlyMap<string, number>,
-  active: ReadonlyMap<string, { pool: string | null }>,
+  active: ReadonlyMap<number, { pool: string | null }>,
   free: number,
 ): { fullPools: string[]; limit: number } {
   if (slots.size === 0) return { fullPools: [], limit: free };

@@ -1,6 +1,6 @@
 import type { NightshiftConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
-import type { Store } from '../store/index.ts';
+import type { Queryable, Store } from '../store/index.ts';
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
@@ -67,6 +67,14 @@ export interface TaskContext<P extends JsonObject = JsonObject> {
   /** The JSON outputs of the direct upstream tasks, by task id. */
   upstream: Readonly<Record<string, JsonValue>>;
   store: Store;
+  /**
+   * A transaction that commits only while this attempt still holds its lease (it locks the task
+   * instance row and checks the fencing token first; a LeaseLostError otherwise). Writes with
+   * effects beyond the task's own outputs, such as promoting a model, belong in one.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** This attempt's fencing token. */
+  leaseToken: number;
   config: NightshiftConfig;
   /** Ends this task as `skipped` (its `all_success` downstream tasks are skipped too). */
   skip(reason: string): never;

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { StoreLockedError } from '../errors.ts';
+import { NightshiftError, StoreLockedError } from '../errors.ts';
 import { describeHolder, type HeldLock, type LockInfo, tryAcquireLock } from './lock.ts';
 import { Mutex } from './mutex.ts';
 import { createPostgresStore } from './postgres.ts';
+import { startSocketServer } from './socketServer.ts';
 import type { Queryable, QueryResult, Row, Store } from './types.ts';
 
 const INT8_OID = 20;
@@ -95,22 +95,16 @@ async function openHolder(dataDir: string, lock: HeldLock, serve: boolean): Prom
     db = await PGlite.create({ dataDir, parsers });
   } catch (error) {
     lock.release();
-    throw error;
+    throw new NightshiftError(
+      `the embedded database at ${dataDir} failed to open (${(error as Error).message}); if it is damaged, move the folder aside to start afresh, or set DATABASE_URL to use Postgres`,
+      { cause: error },
+    );
   }
 
-  // PGlite has one session. Local callers and socket clients take turns through `gate`; a socket
-  // client that opens a transaction keeps the gate until it commits or rolls back, so that local
-  // statements never land inside its transaction (and the other way round).
+  // PGlite has one session: local callers and socket clients take turns through `gate`
+  // (see socketServer.ts for why a turn is a whole query cycle).
   const gate = new Mutex();
-  let remoteRelease: (() => void) | undefined;
-  const server = serve
-    ? await startSocketServer(
-        db,
-        gate,
-        (release) => (remoteRelease = release),
-        () => remoteRelease,
-      )
-    : undefined;
+  const server = serve ? await startSocketServer(db, gate) : undefined;
   if (server) lock.update({ socket: { host: '127.0.0.1', port: server.port } });
 
   const releaseOnExit = () => lock.release();
@@ -171,63 +165,4 @@ function wrapTransaction(tx: Transaction): Queryable {
   return {
     query: <R extends object = Row>(sql: string, params?: readonly unknown[]) => runQuery<R>(tx, sql, params),
   };
-}
-
-interface RunningServer {
-  port: number;
-  stop(): Promise<void>;
-}
-
-async function startSocketServer(
-  db: PGlite,
-  gate: Mutex,
-  setRemoteRelease: (release: (() => void) | undefined) => void,
-  getRemoteRelease: () => (() => void) | undefined,
-): Promise<RunningServer> {
-  // The socket server runs each protocol message under `db.runExclusive`; wrapping it here puts
-  // socket clients behind the same gate as local callers.
-  const gated = new Proxy(db, {
-    get(target, property, receiver) {
-      if (property === 'runExclusive') {
-        return async <T>(fn: () => Promise<T>): Promise<T> => {
-          if (!getRemoteRelease()) setRemoteRelease(await gate.acquire());
-          try {
-            return await target.runExclusive(fn);
-          } finally {
-            if (!target.isInTransaction()) {
-              const release = getRemoteRelease();
-              setRemoteRelease(undefined);
-              release?.();
-            }
-          }
-        };
-      }
-      if (property === 'exec') {
-        // The socket server rolls back a disconnected client's open transaction with `exec`.
-        return async (sql: string) => {
-          try {
-            return await target.exec(sql);
-          } finally {
-            if (!target.isInTransaction()) {
-              const release = getRemoteRelease();
-              setRemoteRelease(undefined);
-              release?.();
-            }
-          }
-        };
-      }
-      const value = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  const server = new PGLiteSocketServer({ db: gated, host: '127.0.0.1', port: 0, maxConnections: 8 });
-  await server.start();
-  const address = (
-    server as unknown as { server?: { address(): { port: number } | string | null } }
-  ).server?.address();
-  if (!address || typeof address === 'string') {
-    await server.stop();
-    throw new Error('the embedded store socket server did not report a TCP port');
-  }
-  return { port: address.port, stop: () => server.stop() };
 }

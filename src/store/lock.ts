@@ -16,6 +16,11 @@ import { StoreLockedError } from '../errors.ts';
 export interface LockInfo {
   pid: number;
   hostname: string;
+  /**
+   * Boot id and start time of the holder process (Linux), so that a pid reused after a restart
+   * (pid 1 in a container with a fixed hostname) is not taken for the holder.
+   */
+  processStart?: string;
   command: string;
   startedAt: string;
   /** Where the holder serves the store over the Postgres wire protocol, once it does. */
@@ -57,9 +62,25 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** True when the lock's holder is known to be dead (same host, pid gone). */
+/** `<boot id>:<start time in clock ticks>` of a process, where /proc tells it. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTime = fields[19];
+    return startTime ? `${bootId}:${startTime}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the lock's holder is known to be gone: same host, and its pid is dead or reused. */
 export function isStale(info: LockInfo): boolean {
-  return info.hostname === os.hostname() && !isProcessAlive(info.pid);
+  if (info.hostname !== os.hostname()) return false;
+  if (!isProcessAlive(info.pid)) return true;
+  return info.processStart !== undefined && processStart(info.pid) !== info.processStart;
 }
 
 export function describeHolder(info: LockInfo): string {
@@ -98,8 +119,7 @@ function takeOverStale(lockPath: string, stale: LockInfo): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     // Another process is taking over right now; a guard left by a process that died in these
     // few lines is removed after ten seconds.
-    const age = Date.now() - fs.statSync(guard).mtimeMs;
-    if (age > 10_000) fs.rmSync(guard, { recursive: true, force: true });
+    if (lockAgeMs(guard) > 10_000) fs.rmSync(guard, { recursive: true, force: true });
     return false;
   }
   try {
@@ -125,6 +145,7 @@ export function tryAcquireLock(lockPath: string): AcquireResult {
   const info: LockInfo = {
     pid: process.pid,
     hostname: os.hostname(),
+    processStart: processStart(process.pid),
     command: currentCommand(),
     startedAt: new Date().toISOString(),
   };
@@ -132,11 +153,13 @@ export function tryAcquireLock(lockPath: string): AcquireResult {
     if (writeExclusive(lockPath, info)) return { lock: heldLock(lockPath, info) };
     const holder = readLock(lockPath);
     if (holder === undefined) {
-      // Being written by its creator, or unreadable: wait a moment and look again.
-      sleepSync(20);
+      // Being written by its creator: wait a moment and look again. One left empty or partial
+      // by a process that died between creating and writing it is removed after 5 s.
+      if (lockAgeMs(lockPath) > 5_000) fs.rmSync(lockPath, { force: true });
+      else sleepSync(20);
       continue;
     }
-    if (holder.pid === process.pid && holder.hostname === info.hostname) {
+    if (holder.pid === process.pid && holder.hostname === info.hostname && !isStale(holder)) {
       throw new StoreLockedError(
         `the embedded store at ${path.dirname(lockPath)} is already open in this process; share one store object`,
       );
@@ -144,7 +167,9 @@ export function tryAcquireLock(lockPath: string): AcquireResult {
     if (!isStale(holder)) return { heldBy: holder };
     takeOverStale(lockPath, holder);
   }
-  throw new StoreLockedError(`could not take the lock ${lockPath}: it kept changing hands`);
+  throw new StoreLockedError(
+    `could not take the lock ${lockPath}: it kept changing hands or stayed unreadable; if no Nightshift process uses this folder, delete the file`,
+  );
 }
 
 function heldLock(lockPath: string, initial: LockInfo): HeldLock {
@@ -170,6 +195,16 @@ function heldLock(lockPath: string, initial: LockInfo): HeldLock {
       }
     },
   } satisfies HeldLock;
+}
+
+/** Milliseconds since a file was last modified; 0 when it is already gone. */
+function lockAgeMs(file: string): number {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
 }
 
 function sleepSync(ms: number): void {

@@ -17,7 +17,8 @@ const typeOverrides = {
 // Parameterised statements are prepared once per connection under a name derived from their
 // text: planning the claim query took longer than running it (2 ms against 0.8 ms on a loaded
 // 2-core machine). The SQL texts are static (lists travel as array parameters), so the set of
-// names stays small.
+// names stays small. Not through the embedded store's socket: there every client shares
+// PGlite's one session, where a second client's PREPARE of the same name would fail.
 const statementNames = new Map<string, string>();
 function statementName(sql: string): string {
   let name = statementNames.get(sql);
@@ -28,10 +29,10 @@ function statementName(sql: string): string {
   return name;
 }
 
-function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+function wrap(client: pg.Pool | pg.PoolClient, prepare: boolean): Queryable {
   return {
     async query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const prepared = params !== undefined && params.length > 0;
+      const prepared = prepare && params !== undefined && params.length > 0;
       const raw = await client.query<R>({
         text: sql,
         values: params as unknown[] | undefined,
@@ -71,7 +72,8 @@ export function createPostgresStore(connectionString: string, options: PostgresS
   // An idle client that loses its connection emits 'error' on the pool; without a listener the
   // process would crash. The next query gets a fresh connection and reports its own error.
   pool.on('error', () => {});
-  const base = wrap(pool);
+  const prepare = (options.kind ?? 'postgres') === 'postgres';
+  const base = wrap(pool, prepare);
   let closed = false;
   return {
     kind: options.kind ?? 'postgres',
@@ -81,7 +83,7 @@ export function createPostgresStore(connectionString: string, options: PostgresS
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const result = await fn(wrap(client));
+        const result = await fn(wrap(client, prepare));
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -94,7 +96,7 @@ export function createPostgresStore(connectionString: string, options: PostgresS
     async withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       try {
-        return await fn(wrap(client));
+        return await fn(wrap(client, prepare));
       } finally {
         client.release();
       }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { StoreLockedError } from '../../src/errors.ts';
 import { embeddedPaths, openEmbeddedStore } from '../../src/store/index.ts';
@@ -93,6 +94,66 @@ describe('the embedded store', () => {
       expect(JSON.parse(fs.readFileSync(lockPath, 'utf8')).pid).toBe(process.pid);
     } finally {
       await store.close();
+    }
+  });
+
+  it("keeps socket clients and local callers from landing inside each other's query cycles", async () => {
+    const home = tempDir();
+    await seedEmbeddedHome(home);
+    const store = await openEmbeddedStore({ home });
+    const { socket } = JSON.parse(fs.readFileSync(embeddedPaths(home).lockPath, 'utf8')) as {
+      socket: { port: number };
+    };
+    const client = new pg.Client({
+      connectionString: `postgres://nightshift@127.0.0.1:${socket.port}/postgres`,
+    });
+    await client.connect();
+    const wrong: string[] = [];
+    try {
+      const remote = (async () => {
+        for (let i = 0; i < 150; i++) {
+          const { rows } = await client.query<{ v: number; who: string }>(
+            'SELECT $1::int AS v, $2::text AS who',
+            [i, 'remote'],
+          );
+          if (rows[0]?.v !== i) wrong.push(`remote ${i}: ${JSON.stringify(rows)}`);
+        }
+      })();
+      const local = (async () => {
+        for (let i = 0; i < 150; i++) {
+          // A local transaction that awaits I/O, then a query at once: the socket client's
+          // Parse/Bind/Execute must not be split by either.
+          await store.transaction(async (tx) => {
+            await tx.query('SELECT $1::int AS x', [i]);
+            await new Promise((resolve) => setTimeout(resolve, 1));
+          });
+          const { rows } = await store.query<{ w: string }>('SELECT $1::text AS w', [`local${i}`]);
+          if (rows[0]?.w !== `local${i}`) wrong.push(`local ${i}: ${JSON.stringify(rows)}`);
+        }
+      })();
+      await Promise.all([remote, local]);
+      expect(wrong).toEqual([]);
+    } finally {
+      await client.end();
+      await store.close();
+    }
+  });
+
+  it('serves one client after another with the same statements', async () => {
+    const home = tempDir();
+    await seedEmbeddedHome(home);
+    const child = holder(home, true);
+    await child.waitFor('ready');
+    try {
+      for (let i = 0; i < 3; i++) {
+        const client = await openEmbeddedStore({ home });
+        const { rows } = await client.query<{ n: number }>('SELECT count(*)::int + $1 AS n FROM pools', [i]);
+        expect(rows[0]?.n).toBe(i);
+        await client.close();
+      }
+    } finally {
+      child.child.stdin?.end();
+      await child.exited;
     }
   });
 });

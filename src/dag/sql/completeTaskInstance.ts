@@ -1,5 +1,5 @@
 import { LeaseLostError } from '../../errors.ts';
-import type { Queryable, Store } from '../../store/index.ts';
+import { type Queryable, type Store, withTransientRetry } from '../../store/index.ts';
 import type { Dag, JsonValue } from '../types.ts';
 import { settleTaskInstances } from './settleTaskInstances.ts';
 
@@ -125,8 +125,8 @@ export async function heartbeatTaskInstance(
 /**
  * Commits an attempt and decides its downstream tasks in one transaction: one commit (one WAL
  * flush) per task instead of two. A deadlock between two such transactions (possible when
- * failures propagate down overlapping paths) rolls one back; it is retried, which is safe
- * because nothing of a rolled-back attempt was written.
+ * failures propagate down overlapping paths) or a dropped connection rolls it back; it is
+ * retried, which is safe because nothing of a rolled-back transaction was written.
  */
 export async function commitAttempt(
   store: Store,
@@ -138,20 +138,17 @@ export async function commitAttempt(
   const downstream = dag.downstream.get(lease.taskId) ?? [];
   const settles = downstream.length > 0 && outcome.kind !== 'retry' && outcome.kind !== 'released';
   // Nothing downstream to decide: no transaction; batched with other attempts when a batcher is given.
-  if (!settles) return batcher ? batcher.submit(lease, outcome) : completeTaskInstance(store, lease, outcome);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await store.transaction(async (tx) => {
-        await completeTaskInstance(tx, lease, outcome);
-        await settleTaskInstances(tx, dag, lease.runId, downstream, { lock: true });
-      });
-      return;
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if ((code === '40P01' || code === '40001') && attempt < 5) continue;
-      throw error;
-    }
+  if (!settles) {
+    return batcher
+      ? batcher.submit(lease, outcome)
+      : withTransientRetry(() => completeTaskInstance(store, lease, outcome));
   }
+  await withTransientRetry(() =>
+    store.transaction(async (tx) => {
+      await completeTaskInstance(tx, lease, outcome);
+      await settleTaskInstances(tx, dag, lease.runId, downstream, { lock: true });
+    }),
+  );
 }
 
 /**
@@ -180,10 +177,12 @@ export class CompletionBatcher {
       while (this.#pending.length > 0) {
         const batch = this.#pending.splice(0, 500);
         try {
-          const committed = await completeTaskInstances(
-            this.db,
-            this.runId,
-            batch.map((entry) => entry.completion),
+          const committed = await withTransientRetry(() =>
+            completeTaskInstances(
+              this.db,
+              this.runId,
+              batch.map((entry) => entry.completion),
+            ),
           );
           for (const entry of batch) {
             if (committed.has(entry.completion.lease.taskId)) entry.resolve();

@@ -1,3 +1,4 @@
+import { NightshiftError } from '../../errors.ts';
 import type { Queryable, Store } from '../../store/index.ts';
 import type { Dag, DataInterval, JsonObject } from '../types.ts';
 import { type DagRun, RUN_COLUMNS } from './rows.ts';
@@ -44,6 +45,11 @@ export async function createOrGetRun(
   });
 }
 
+/**
+ * Adds instances for tasks added to the DAG since the run was created, and brings the
+ * dependencies, pool and retries of the others up to date with the DAG (an attempt in flight
+ * keeps its own), so that a DAG edited between two attempts at a run is followed as it is now.
+ */
 async function syncTaskInstances(tx: Queryable, runId: number, dag: Dag): Promise<void> {
   const tasks = dag.tasks.map((task) => ({
     task_id: task.id,
@@ -52,18 +58,32 @@ async function syncTaskInstances(tx: Queryable, runId: number, dag: Dag): Promis
     max_retries: task.retries,
   }));
   await tx.query(
-    `INSERT INTO task_instances (run_id, task_id, upstream, pool, max_retries)
-     SELECT $1, t.task_id, t.upstream, t.pool, t.max_retries
-     FROM jsonb_to_recordset($2::jsonb) AS t(task_id text, upstream text[], pool text, max_retries integer)
+    `WITH current AS (
+       SELECT * FROM jsonb_to_recordset($2::jsonb) AS t(task_id text, upstream text[], pool text, max_retries integer)
+     ), updated AS (
+       UPDATE task_instances ti
+       SET upstream = c.upstream, pool = c.pool, max_retries = c.max_retries
+       FROM current c
+       WHERE ti.run_id = $1 AND ti.task_id = c.task_id AND ti.state <> 'running'
+         AND (ti.upstream <> c.upstream OR ti.pool IS DISTINCT FROM c.pool OR ti.max_retries <> c.max_retries)
+     )
+     INSERT INTO task_instances (run_id, task_id, upstream, pool, max_retries)
+     SELECT $1, c.task_id, c.upstream, c.pool, c.max_retries FROM current c
      ON CONFLICT (run_id, task_id) DO NOTHING`,
     [runId, JSON.stringify(tasks)],
   );
-  await tx.query(
+}
+
+/** Open instances of tasks no longer in the DAG are skipped, so that the run can finish. */
+export async function skipRemovedTasks(db: Queryable, runId: number, dag: Dag): Promise<string[]> {
+  const { rows } = await db.query<{ taskId: string }>(
     `UPDATE task_instances SET state = 'skipped', ended_at = now(), error = 'task removed from the DAG'
      WHERE run_id = $1 AND NOT (task_id = ANY($2::text[]))
-       AND state IN ('scheduled', 'queued', 'up_for_retry')`,
+       AND state IN ('scheduled', 'queued', 'up_for_retry')
+     RETURNING task_id AS "taskId"`,
     [runId, dag.tasks.map((task) => task.id)],
   );
+  return rows.map((row) => row.taskId);
 }
 
 export async function getRunByDate(

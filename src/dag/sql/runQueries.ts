@@ -1,5 +1,5 @@
 import type { Queryable } from '../../store/index.ts';
-import { decideRunState } from '../states.ts';
+import { decideRunState, isFinished } from '../states.ts';
 import type { Dag, RunState, TaskState } from '../types.ts';
 import {
   type DagRun,
@@ -95,20 +95,28 @@ export async function startRun(db: Queryable, runId: number): Promise<void> {
  * state, or undefined while tasks are open.
  */
 export async function finishRunIfDone(db: Queryable, dag: Dag, runId: number): Promise<RunState | undefined> {
+  const taskIds = dag.tasks.map((task) => task.id);
   const { rows } = await db.query<{ taskId: string; state: TaskState }>(
     `SELECT task_id AS "taskId", state FROM task_instances WHERE run_id = $1 AND task_id = ANY($2::text[])`,
-    [runId, dag.tasks.map((task) => task.id)],
+    [runId, taskIds],
   );
-  const open = rows.some((row) => !['success', 'failed', 'upstream_failed', 'skipped'].includes(row.state));
+  const open = rows.some((row) => !isFinished(row.state));
   const leaves = new Set(dag.leaves);
   const decided = decideRunState(
     rows.filter((row) => leaves.has(row.taskId)).map((row) => row.state),
     !open,
   );
   if (!decided) return undefined;
-  await db.query(`UPDATE dag_runs SET state = $2, ended_at = now() WHERE id = $1 AND state <> $2`, [
-    runId,
-    decided,
-  ]);
-  return decided;
+  // Guarded by the same condition in one statement: a `tasks clear` committed since the read
+  // above leaves an unfinished task, and then the run is not closed over it.
+  const { rowCount } = await db.query(
+    `UPDATE dag_runs SET state = $2, ended_at = now()
+     WHERE id = $1
+       AND NOT EXISTS (
+         SELECT 1 FROM task_instances
+         WHERE run_id = $1 AND task_id = ANY($3::text[])
+           AND state NOT IN ('success', 'failed', 'upstream_failed', 'skipped'))`,
+    [runId, decided, taskIds],
+  );
+  return rowCount > 0 ? decided : undefined;
 }

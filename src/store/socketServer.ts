@@ -1,0 +1,124 @@
+import net from 'node:net';
+import type { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from '@electric-sql/pglite-socket';
+import type { Mutex } from './mutex.ts';
+
+/**
+ * Serves the embedded store to other processes over the Postgres wire protocol, on a loopback
+ * port. PGlite has one session, shared by local callers and every socket client, so they take
+ * turns through one gate, and a turn is a whole query cycle, not a protocol message:
+ *
+ * - `pg` sends a parameterised query as Parse, Bind, Describe, Execute, Sync. Between those
+ *   messages PGlite is not "in a transaction", yet another caller's statement run there would
+ *   replace the client's unnamed statement (seen: "bind message supplies 2 parameters, but
+ *   prepared statement \"\" requires 1", and the local query getting no rows).
+ * - A client that opens a transaction keeps the gate until it commits or rolls back.
+ *
+ * So a client takes the gate with its first message and gives it back after a Sync or a simple
+ * Query that leaves no transaction open. pglite-socket's own queue gates per message, which is
+ * why its handler is given this queue instead.
+ */
+class CycleGatedQueue {
+  #holder: number | undefined;
+  #release: (() => void) | undefined;
+
+  constructor(
+    private readonly db: PGlite,
+    private readonly gate: Mutex,
+  ) {}
+
+  async enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
+    if (this.#holder !== handlerId) {
+      const release = await this.gate.acquire();
+      this.#holder = handlerId;
+      this.#release = release;
+    }
+    let bytes = 0;
+    try {
+      await this.db.runExclusive(() =>
+        this.db.execProtocolRawStream(message, {
+          onRawData: (data: Uint8Array) => {
+            bytes += data.length;
+            onData(data);
+          },
+        }),
+      );
+    } finally {
+      if (endsQueryCycle(message) && !this.db.isInTransaction()) this.#giveBack();
+    }
+    return bytes;
+  }
+
+  /** The handler awaits each message in turn, so nothing of its is ever waiting here. */
+  clearQueueForHandler(_handlerId: number): void {}
+
+  /** A client gone mid-transaction: roll it back and give the gate back. */
+  async clearTransactionIfNeeded(handlerId: number): Promise<void> {
+    if (this.#holder !== handlerId) return;
+    try {
+      if (this.db.isInTransaction()) await this.db.runExclusive(() => this.db.exec('ROLLBACK'));
+    } finally {
+      this.#giveBack();
+    }
+  }
+
+  getQueueLength(): number {
+    return 0;
+  }
+
+  #giveBack(): void {
+    const release = this.#release;
+    this.#holder = undefined;
+    this.#release = undefined;
+    release?.();
+  }
+}
+
+const SYNC = 0x53; // 'S'
+const SIMPLE_QUERY = 0x51; // 'Q'
+const TERMINATE = 0x58; // 'X'
+const PROTOCOL_3 = 196_608;
+
+function endsQueryCycle(message: Uint8Array): boolean {
+  const type = message[0];
+  if (type === SYNC || type === SIMPLE_QUERY || type === TERMINATE) return true;
+  // The startup message has no type byte: a length, then the protocol version.
+  return message.length >= 8 && new DataView(message.buffer, message.byteOffset).getInt32(4) === PROTOCOL_3;
+}
+
+export interface RunningSocketServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Idle clients are disconnected (a transaction left open is rolled back) after this long. */
+const IDLE_TIMEOUT_MS = 60_000;
+
+export async function startSocketServer(db: PGlite, gate: Mutex): Promise<RunningSocketServer> {
+  const queue = new CycleGatedQueue(db, gate);
+  const handlers = new Set<PGLiteSocketHandler>();
+  const server = net.createServer((socket) => {
+    const handler = new PGLiteSocketHandler({
+      queryQueue: queue as unknown as PGLiteSocketHandlerOptions['queryQueue'],
+      closeOnDetach: true,
+      idleTimeout: IDLE_TIMEOUT_MS,
+    });
+    handlers.add(handler);
+    handler.addEventListener('close', () => handlers.delete(handler));
+    handler.attach(socket).catch(() => socket.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string')
+    throw new Error('the embedded store socket did not get a TCP port');
+  return {
+    port: address.port,
+    async stop() {
+      await Promise.all([...handlers].map((handler) => handler.detach(true).catch(() => undefined)));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
