@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import PinoPretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -11,14 +12,20 @@ function createRootLogger(): Logger {
   const level = process.env.LOG_LEVEL ?? 'info';
   const pretty = process.stderr.isTTY && process.env.NIGHTSHIFT_LOG_FORMAT !== 'json';
   if (pretty) {
-    return pino({
-      level,
-      base: undefined,
-      transport: {
-        target: 'pino-pretty',
-        options: { destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
-      },
+    // In the main thread and synchronous (not a transport worker), so that log lines and the
+    // command's own output appear in the order they happened.
+    const stream = PinoPretty({
+      destination: 2,
+      sync: true,
+      colorize: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      // One line per event, led by the ids it belongs to: "example run 3 train#2: task started".
+      singleLine: true,
+      messageFormat:
+        '{if dag}{dag}{end}{if run} run {run}{end}{if task} {task}{end}{if attempt}#{attempt}{end}{if shard} shard {shard}{end}: {msg}',
+      ignore: 'pid,hostname,dag,run,task,attempt,shard',
     });
+    return pino({ level, base: undefined }, stream);
   }
   return pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
 }
