@@ -1,0 +1,119 @@
+/**
+ * Feature extraction throughput on the flights partitions, against DuckDB reading the same raw
+ * columns in the same process (the ceiling), and Kafka ingest when a broker is reachable.
+ * Prints figures; never asserts on time.  Run: npx tsx bench/data-features.ts
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { flightsDelayFeatures } from '../pipelines/flights-delay/features.ts';
+import { loadConfig } from '../src/config.ts';
+import { withDuckSession } from '../src/data/duckdb.ts';
+import { sqlFileList } from '../src/data/features/fit.ts';
+import {
+  fitFeatures,
+  listPartitions,
+  openFeatureStream,
+  prepareFlights,
+  readFeatures,
+} from '../src/data/index.ts';
+import { benchKafkaIngest } from './data-kafka.ts';
+
+const FROM = process.env.BENCH_FROM ?? '2001-01-01';
+const TO = process.env.BENCH_TO ?? '2001-02-28';
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+interface Measured {
+  rows: number;
+  wallMs: number[];
+  cpuMs: number[];
+}
+
+/**
+ * Runs the contenders in turn, `runs` rounds: other work on a shared machine then slows each
+ * of them alike, which keeps the ratio meaningful when absolute figures are not. CPU time
+ * (this process, all threads) is reported beside wall time: it varies less with that load.
+ */
+async function interleaved(
+  runs: number,
+  contenders: Record<string, () => Promise<number>>,
+): Promise<Record<string, Measured>> {
+  const measured: Record<string, Measured> = {};
+  for (let round = 0; round < runs; round++) {
+    for (const [name, run] of Object.entries(contenders)) {
+      const cpuBefore = process.cpuUsage();
+      const start = performance.now();
+      const rows = await run();
+      const wall = performance.now() - start;
+      const cpu = process.cpuUsage(cpuBefore);
+      const entry = measured[name] ?? { rows, wallMs: [], cpuMs: [] };
+      measured[name] = entry;
+      entry.wallMs.push(wall);
+      entry.cpuMs.push((cpu.user + cpu.system) / 1000);
+    }
+  }
+  return measured;
+}
+
+function describe(name: string, measured: Measured, ceiling?: Measured): string {
+  const wall = median(measured.wallMs);
+  const cpu = median(measured.cpuMs);
+  const perSecond = ((measured.rows / wall) * 1000) / 1e6;
+  const ratio = ceiling ? `, ratio to raw ${(median(ceiling.wallMs) / wall).toFixed(2)}` : '';
+  return `${name}: ${measured.rows} rows, median ${wall.toFixed(0)} ms wall (${perSecond.toFixed(2)}M rows/s), ${cpu.toFixed(0)} ms CPU${ratio}`;
+}
+
+const { dataDir } = loadConfig();
+const prepared = await prepareFlights({ dataDir, from: FROM, to: TO });
+const partitions = await listPartitions(path.join(dataDir, 'flights'), { from: FROM, to: TO });
+const fitted = await fitFeatures(flightsDelayFeatures, partitions.slice(0, 14));
+const files = partitions.flatMap((partition) => partition.files);
+console.log(
+  `flights ${FROM}..${TO}: ${partitions.length} partitions, ${prepared.rows} rows, k=${fitted.slots.length} floats a row`,
+);
+
+const rawColumns = 'flight_id, departure_time, distance, origin, destination, delay';
+const results = await interleaved(RUNS, {
+  // The ceiling: DuckDB streaming the same raw columns, chunks fetched and dropped.
+  raw: () =>
+    withDuckSession(async (connection) => {
+      const result = await connection.stream(
+        `SELECT ${rawColumns} FROM read_parquet(${sqlFileList(files)}, hive_partitioning = false)`,
+      );
+      let rows = 0;
+      for (
+        let chunk = await result.fetchChunk();
+        chunk && chunk.rowCount > 0;
+        chunk = await result.fetchChunk()
+      ) {
+        for (let column = 0; column < chunk.columnCount; column++) chunk.getColumnVector(column);
+        rows += chunk.rowCount;
+      }
+      return rows;
+    }),
+  // Everything a scoring task pays: footers, transform, copy into one fresh array.
+  oneArray: async () => (await readFeatures({ partitions, fitted })).batch.rowCount,
+  // The same, streamed in 64k-row batches (bounded memory) refilling the same arrays.
+  streamed: async () => {
+    const stream = await openFeatureStream({ partitions, fitted, batchRows: 65_536, reuseBuffers: true });
+    let rows = 0;
+    for await (const batch of stream) rows += batch.rowCount;
+    return rows;
+  },
+});
+const raw = results.raw as Measured;
+console.log(describe(`raw DuckDB read (${rawColumns})`, raw));
+console.log(describe('feature extraction into one Float32Array', results.oneArray as Measured, raw));
+console.log(
+  describe('feature extraction, 64k-row batches, reused arrays', results.streamed as Measured, raw),
+);
+console.log(
+  `median of ${RUNS} runs each; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB; ` +
+    `${os.cpus().length} cores, load average ${os.loadavg()[0]?.toFixed(1)} (other work on the machine slows every figure)`,
+);
+
+await benchKafkaIngest({ dataDir });

@@ -1,0 +1,147 @@
+import type { DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
+import { DataError } from '../../errors.ts';
+import { bigintColumn, type DuckSession, floatArrayColumn, floatColumn, int32Column } from '../duckdb.ts';
+import { blameFile, readEveryColumn } from './blame.ts';
+import { expandRows, type VectorLayout } from './cyclic.ts';
+import type { FeatureBatch } from './extract.ts';
+
+/** What the extraction query returns: features, id, then the label and slice codes when present. */
+export interface Plan {
+  sql: string;
+  featureCount: number;
+  /** From the SQL vector (one float per feature) to the feature vector (sin and cos per cyclic feature). */
+  layout: VectorLayout;
+  withLabels: boolean;
+  idIsInteger: boolean;
+  sliceValues: Map<string, string[]>;
+}
+
+/** Fills typed arrays from DuckDB chunks: one memcpy per column per 2,048-row chunk. */
+class BatchBuilder {
+  rowCount = 0;
+  readonly ids: BigInt64Array | string[];
+  readonly features: Float32Array;
+  readonly labels: Float32Array | undefined;
+  readonly sliceCodes: Int32Array[];
+
+  constructor(
+    readonly plan: Plan,
+    readonly capacity: number,
+  ) {
+    this.ids = plan.idIsInteger ? new BigInt64Array(capacity) : new Array<string>(capacity);
+    this.features = new Float32Array(capacity * plan.featureCount);
+    this.labels = plan.withLabels ? new Float32Array(capacity) : undefined;
+    this.sliceCodes = [...plan.sliceValues.keys()].map(() => new Int32Array(capacity));
+  }
+
+  /** Copies rows [from, from + count) of the chunk; returns how many fitted. */
+  append(chunk: DuckDBDataChunk, from: number, count: number): number {
+    const take = Math.min(count, this.capacity - this.rowCount);
+    const at = this.rowCount;
+    const layout = this.plan.layout;
+    const sqlRows = floatArrayColumn(chunk, 0);
+    if (layout.identity) {
+      const k = layout.slots;
+      this.features.set(sqlRows.subarray(from * k, (from + take) * k), at * k);
+    } else {
+      expandRows(layout, sqlRows.subarray(from * layout.sqlWidth), take, this.features, at);
+    }
+    if (this.ids instanceof BigInt64Array) {
+      this.ids.set(bigintColumn(chunk, 1).subarray(from, from + take), at);
+    } else {
+      const vector = chunk.getColumnVector(1);
+      for (let row = 0; row < take; row++) this.ids[at + row] = String(vector.getItem(from + row));
+    }
+    let column = 2;
+    if (this.labels) this.labels.set(floatColumn(chunk, column++).subarray(from, from + take), at);
+    for (const codes of this.sliceCodes)
+      codes.set(int32Column(chunk, column++).subarray(from, from + take), at);
+    this.rowCount += take;
+    return take;
+  }
+
+  reset(): this {
+    this.rowCount = 0;
+    return this;
+  }
+
+  get full(): boolean {
+    return this.rowCount === this.capacity;
+  }
+
+  /** The batch, trimmed to the rows actually written. */
+  build(): FeatureBatch {
+    const n = this.rowCount;
+    const trimmed = n === this.capacity;
+    const values = [...this.plan.sliceValues.entries()];
+    return {
+      rowCount: n,
+      featureCount: this.plan.featureCount,
+      ids: trimmed ? this.ids : this.ids.slice(0, n),
+      features: trimmed ? this.features : this.features.slice(0, n * this.plan.featureCount),
+      labels: this.labels && (trimmed ? this.labels : this.labels.slice(0, n)),
+      slices: this.sliceCodes.map((codes, index) => ({
+        column: values[index]?.[0] ?? '',
+        values: values[index]?.[1] ?? [],
+        codes: trimmed ? codes : codes.slice(0, n),
+      })),
+    };
+  }
+}
+
+export async function* readBatches(
+  session: DuckSession,
+  files: readonly string[],
+  result: DuckDBResult,
+  plan: Plan,
+  batchRows: number,
+  validRows: number,
+  reuseBuffers: boolean,
+): AsyncGenerator<FeatureBatch> {
+  let remaining = validRows;
+  let builder: BatchBuilder | undefined;
+  let spare: BatchBuilder | undefined;
+  for (;;) {
+    const chunk = await fetchChunkOrThrow(result, session, files);
+    if (chunk === null || chunk.rowCount === 0) break;
+    let offset = 0;
+    while (offset < chunk.rowCount) {
+      if (remaining === 0) throw sourceChanged(validRows);
+      // Sized from the validation pass's count: no buffer ever grows or is over-allocated.
+      if (builder === undefined) {
+        const capacity = Math.min(batchRows, remaining);
+        builder = spare?.capacity === capacity ? spare.reset() : new BatchBuilder(plan, capacity);
+      }
+      const taken = builder.append(chunk, offset, chunk.rowCount - offset);
+      offset += taken;
+      remaining -= taken;
+      if (builder.full) {
+        yield builder.build();
+        // The consumer asked for the next batch: the previous one may be refilled.
+        if (reuseBuffers) spare = builder;
+        builder = undefined;
+      }
+    }
+  }
+  if (remaining !== 0) throw sourceChanged(validRows);
+}
+
+function sourceChanged(expected: number): DataError {
+  return new DataError(
+    `extracting features: expected ${expected} valid rows as counted by validation, found a different number (files changed while being read?)`,
+    { retriable: true },
+  );
+}
+
+/** A failed read names its file: the stream's error does not, so the files are tried one by one. */
+async function fetchChunkOrThrow(
+  result: DuckDBResult,
+  session: DuckSession,
+  files: readonly string[],
+): Promise<DuckDBDataChunk | null> {
+  try {
+    return await result.fetchChunk();
+  } catch (error) {
+    return blameFile(files, (file) => session.connection.run(readEveryColumn(file)), error);
+  }
+}

@@ -1,0 +1,32 @@
+import { DataError } from '../../errors.ts';
+import { sqlString } from '../duckdb.ts';
+import { firstLine } from '../partitions.ts';
+
+/** Re-runs a failed multi-file read file by file, to throw a DataError naming the bad file. */
+export async function blameFile(
+  files: readonly string[],
+  readOne: (file: string) => Promise<unknown>,
+  original: unknown,
+): Promise<never> {
+  for (const file of files) {
+    try {
+      await readOne(file);
+    } catch (error) {
+      throw new DataError(`${file}: expected a readable Parquet file, reading failed: ${firstLine(error)}`, {
+        cause: error,
+      });
+    }
+  }
+  throw new DataError(`reading ${files.length} Parquet files failed: ${firstLine(original)}`, {
+    cause: original,
+  });
+}
+
+/**
+ * SQL that decodes every data page of a file. DuckDB answers `count(*)`, and even
+ * `count(column)` of a column without nulls, from the footer: hashing every value forces it
+ * to read them all.
+ */
+export function readEveryColumn(file: string): string {
+  return `SELECT bit_xor(hash(COLUMNS(*))) FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`;
+}

@@ -1,0 +1,29 @@
+/**
+ * The data plane: datasets as daily Parquet partitions with manifests, feature specs fitted and
+ * applied in DuckDB, bad rows to an error sink, Kafka topics ingested by time range.
+ * Knows no metadata database.
+ */
+export { addDays, type Day, dayStartMs, daysBetween, parseDay } from './dates.ts';
+export { type DuckSession, openDuckSession, withDuckSession } from './duckdb.ts';
+export { type ErrorSink, errorSinkFile, errorSinkFor } from './errorSink.ts';
+export * from './features/index.ts';
+export {
+  FLIGHTS_COLUMNS,
+  FLIGHTS_DATASET,
+  flightsSourceFile,
+  type PreparedPartition,
+  type PrepareFlightsOptions,
+  type PrepareFlightsResult,
+  prepareFlights,
+} from './flights.ts';
+export * from './kafka/index.ts';
+export { type ColumnSchema, MANIFEST_FILE, type PartitionManifest, type VerifyLevel } from './manifest.ts';
+export {
+  type ListPartitionsOptions,
+  listPartitions,
+  type Partition,
+  type PartitionWriteResult,
+  partitionDir,
+  type WritePartitionRequest,
+  writePartition,
+} from './partitions.ts';

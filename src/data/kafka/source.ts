@@ -1,0 +1,214 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DataError } from '../../errors.ts';
+import { childLogger } from '../../log.ts';
+import { addDays, type Day, dayStartMs } from '../dates.ts';
+import { sqlIdentifier, sqlString, withDuckSession } from '../duckdb.ts';
+import { type ErrorSink, writeErrorFile } from '../errorSink.ts';
+import { DEFAULT_MAX_ERROR_RATE } from '../features/validate.ts';
+import type { PartitionManifest } from '../manifest.ts';
+import { type PartitionWriteStatus, writePartition } from '../partitions.ts';
+import { kafkaClient } from './client.ts';
+import { consumeRanges, type OffsetRange, offsetsForInterval } from './consume.ts';
+import { type MessageSchema, parseJsonMessage } from './messages.ts';
+import { createStagingTables, type StagingTables } from './tables.ts';
+
+export interface KafkaSourceOptions {
+  topic: string;
+  format: 'json';
+  /** Dataset name written in manifests, e.g. `flights`. */
+  dataset: string;
+  /** The message contract: each field and its type, in the order of the Parquet columns. */
+  columns: MessageSchema;
+  /**
+   * A TIMESTAMP column holding the event time. Messages are selected by their Kafka timestamps;
+   * when this is set, a message whose event time falls outside the interval breaks the contract.
+   */
+  timestampField?: string;
+  /**
+   * Row order of the written partition; Kafka partition and offset break ties. Ordering by an
+   * id makes the partition independent of how the topic was partitioned.
+   */
+  orderBy?: readonly string[];
+}
+
+export interface KafkaIngestRequest {
+  brokers: readonly string[];
+  /** Partitions are written to `<datasetDir>/date=D/`. */
+  datasetDir: string;
+  /** The day written; the interval defaults to [D 00:00 UTC, D+1 00:00 UTC). */
+  date: Day;
+  interval?: { startMs: number; endMs: number };
+  errorSink?: ErrorSink;
+  /** Fraction of bad messages above which nothing is written and ingest fails; default 0.01. */
+  maxErrorRate?: number;
+  /** Give up when no message arrives for this long while offsets remain; default 30 s. */
+  idleTimeoutMs?: number;
+}
+
+export interface KafkaIngestResult {
+  date: Day;
+  status: PartitionWriteStatus;
+  /** Messages in the interval, good and bad. */
+  messages: number;
+  rows: number;
+  errorRows: number;
+  errorFile: string | undefined;
+  offsets: { partition: number; start: string; end: string }[];
+  manifest: PartitionManifest;
+}
+
+export interface KafkaSource {
+  readonly topic: string;
+  ingest(request: KafkaIngestRequest): Promise<KafkaIngestResult>;
+}
+
+/**
+ * A topic of JSON events as a source of daily partitions. Ingesting a day reads exactly the
+ * offsets whose timestamps fall in the interval, so a rerun reads the same messages and
+ * writes the same partition (replacing it, never adding a second copy).
+ */
+export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
+  const columns = Object.keys(options.columns);
+  for (const column of options.orderBy ?? []) {
+    if (!(column in options.columns))
+      throw new DataError(`kafkaSource ${options.topic}: orderBy column '${column}' is not a column`);
+  }
+  if (options.timestampField !== undefined && options.columns[options.timestampField] !== 'TIMESTAMP') {
+    throw new DataError(
+      `kafkaSource ${options.topic}: timestampField '${options.timestampField}' must be a TIMESTAMP column`,
+    );
+  }
+  return {
+    topic: options.topic,
+    ingest: (request) => ingestInterval(options, columns, request),
+  };
+}
+
+async function ingestInterval(
+  source: KafkaSourceOptions,
+  columns: readonly string[],
+  request: KafkaIngestRequest,
+): Promise<KafkaIngestResult> {
+  const { topic } = source;
+  const startMs = request.interval?.startMs ?? dayStartMs(request.date);
+  const endMs = request.interval?.endMs ?? dayStartMs(addDays(request.date, 1));
+  const log = childLogger({ component: 'data', topic, date: request.date });
+  const kafka = kafkaClient(request.brokers, 'nightshift-ingest');
+  const admin = kafka.admin();
+  await admin.connect();
+  let ranges: OffsetRange[];
+  try {
+    if (!(await admin.listTopics()).includes(topic)) {
+      throw new DataError(
+        `topic ${topic}: expected an existing topic on ${request.brokers.join(',')}, found none`,
+      );
+    }
+    ranges = await offsetsForInterval(admin, topic, startMs, endMs);
+  } finally {
+    await admin.disconnect();
+  }
+  const eventTimeIndex = source.timestampField === undefined ? -1 : columns.indexOf(source.timestampField);
+  const [startMicros, endMicros] = [BigInt(startMs) * 1000n, BigInt(endMs) * 1000n];
+
+  return withDuckSession(async (connection) => {
+    const staging = await createStagingTables(connection, source.columns, columns);
+    try {
+      let messages = 0;
+      let errorRows = 0;
+      await consumeRanges(
+        kafka,
+        topic,
+        ranges,
+        ({ partition, offset, value }) => {
+          messages++;
+          const parsed = parseJsonMessage(value, source.columns, columns);
+          let reason = parsed.ok ? undefined : parsed.reason;
+          if (parsed.ok && eventTimeIndex >= 0) {
+            const micros = parsed.values[eventTimeIndex] as bigint;
+            if (micros < startMicros || micros >= endMicros) {
+              reason = `field '${source.timestampField}': event time outside the interval [${new Date(startMs).toISOString()}, ${new Date(endMs).toISOString()})`;
+            }
+          }
+          if (reason === undefined && parsed.ok) staging.appendRow(parsed.values, partition, offset);
+          else {
+            errorRows++;
+            staging.appendError(value, reason ?? 'invalid', topic, partition, offset);
+          }
+        },
+        request.idleTimeoutMs ?? 30_000,
+      );
+      staging.flush();
+      const errorFile = await sinkBadMessages(connection, staging, request, errorRows);
+      const maxErrorRate = request.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE;
+      if (messages > 0 && errorRows / messages > maxErrorRate) {
+        throw new DataError(
+          `topic ${topic}, ${request.date}: ${errorRows} of ${messages} messages (${((100 * errorRows) / messages).toFixed(2)}%) ` +
+            `broke the message contract, more than maxErrorRate ${(100 * maxErrorRate).toFixed(2)}%; nothing written; ` +
+            (errorFile ? `see ${errorFile}` : 'no error sink was given'),
+        );
+      }
+      const result = await writePartition(connection, {
+        datasetDir: request.datasetDir,
+        dataset: source.dataset,
+        date: request.date,
+        inputs: { topic, offsets: ranges.map((r) => `${r.partition}:${r.start}-${r.end}`).join(',') },
+        writeFiles: (tempDir) =>
+          copyRows(connection, staging, columns, source.orderBy ?? [], `${tempDir}/part-0.parquet`),
+      });
+      log.info(
+        { messages, rows: result.manifest.rowCount, errorRows, status: result.status },
+        'kafka interval ingested',
+      );
+      if (messages === 0) {
+        // Legitimate for a quiet day, but also what retention (counted from message timestamps) leaves.
+        log.warn(
+          { offsets: result.manifest.inputs.offsets },
+          'no messages in the interval: the partition is empty',
+        );
+      }
+      return {
+        date: request.date,
+        status: result.status,
+        messages,
+        rows: result.manifest.rowCount,
+        errorRows,
+        errorFile,
+        offsets: ranges.map((range) => ({
+          partition: range.partition,
+          start: String(range.start),
+          end: String(range.end),
+        })),
+        manifest: result.manifest,
+      };
+    } finally {
+      await staging.drop();
+    }
+  });
+}
+
+/** A total order (ending in partition and offset): the same messages always give the same bytes. */
+async function copyRows(
+  connection: DuckDBConnection,
+  staging: StagingTables,
+  columns: readonly string[],
+  orderBy: readonly string[],
+  target: string,
+): Promise<void> {
+  const order = [...orderBy.map(sqlIdentifier), '__partition', '__offset'].join(', ');
+  await connection.run(
+    `COPY (SELECT ${columns.map(sqlIdentifier).join(', ')} FROM ${staging.rowsTable} ORDER BY ${order})
+     TO ${sqlString(target)} (FORMAT parquet)`,
+  );
+}
+
+async function sinkBadMessages(
+  connection: DuckDBConnection,
+  staging: StagingTables,
+  request: KafkaIngestRequest,
+  errorRows: number,
+): Promise<string | undefined> {
+  if (request.errorSink === undefined) return undefined;
+  const select = `SELECT raw, reason, NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row, topic, "partition", "offset"
+    FROM ${staging.errorsTable} ORDER BY "partition", "offset"`;
+  return writeErrorFile(connection, request.errorSink, request.date, select, errorRows);
+}

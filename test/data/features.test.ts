@@ -1,0 +1,246 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { flightsDelayFeatures } from '../../pipelines/flights-delay/features.ts';
+import {
+  defineFeatures,
+  type FeatureBatch,
+  type FittedFeatures,
+  fitFeatures,
+  listPartitions,
+  loadFittedFeatures,
+  openFeatureStream,
+  type Partition,
+  prepareFlights,
+  readFeatures,
+  saveFittedFeatures,
+  serializeFittedFeatures,
+} from '../../src/data/index.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { parquetOf, query, tempDir, writeTestPartition } from './helpers.ts';
+
+describe('flights-delay features', () => {
+  let partitions: Partition[];
+  let fitted: FittedFeatures;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await tempDir('features');
+    const prepared = await prepareFlights({ dataDir: dir, from: '2001-01-02', to: '2001-01-03' });
+    partitions = await listPartitions(prepared.datasetDir);
+    fitted = await fitFeatures(flightsDelayFeatures, partitions.slice(0, 1));
+  });
+
+  it('fits statistics on the training window in a versioned, self-contained JSON', () => {
+    expect(fitted.format).toBe(1);
+    expect(fitted.spec).toEqual({ name: 'flights-delay', version: 1 });
+    expect(fitted.fittedOn.dates).toEqual(['2001-01-02']);
+    expect(fitted.slots.map((slot) => slot.name)).toEqual([
+      'distance',
+      'departure_hour_sin',
+      'departure_hour_cos',
+      'departure_weekday_sin',
+      'departure_weekday_cos',
+      'departure_season_sin',
+      'departure_season_cos',
+      'origin',
+      'destination',
+    ]);
+    const distance = fitted.features[0];
+    if (distance?.kind !== 'numeric') throw new Error('distance is numeric');
+    expect(distance.std).toBeGreaterThan(0);
+    expect(distance.clipMin).toBeLessThan(distance.clipMax ?? Number.NEGATIVE_INFINITY);
+    const origin = fitted.features.find((feature) => feature.name === 'origin');
+    expect(
+      origin?.kind === 'categorical' && origin.encoding === 'vocabulary' && origin.vocabulary.length,
+    ).toBe(100);
+    expect(fitted.slots.find((slot) => slot.name === 'origin')?.cardinality).toBe(101);
+  });
+
+  it('computes each value as the spec says', async () => {
+    const day = partitions[1] as Partition;
+    const { batch } = await readFeatures({ partitions: [day], fitted });
+    const raw = await query(
+      `SELECT flight_id, epoch_us(departure_time), distance, origin, delay FROM ${parquetOf(day.files[0] as string)} ORDER BY flight_id`,
+    );
+    expect(batch.rowCount).toBe(raw.length);
+    const distance = fitted.features[0];
+    const origin = fitted.features.find((feature) => feature.name === 'origin');
+    if (distance?.kind !== 'numeric' || origin?.kind !== 'categorical' || origin.encoding !== 'vocabulary')
+      throw new Error('spec');
+    const k = batch.featureCount;
+    for (const row of [0, 1, 500, raw.length - 1]) {
+      const [id, micros, miles, airport, delay] = raw[row] as [bigint, bigint, bigint, string, bigint];
+      expect((batch.ids as BigInt64Array)[row]).toBe(id);
+      const clipped = Math.min(
+        Math.max(Number(miles), distance.clipMin ?? -Infinity),
+        distance.clipMax ?? Infinity,
+      );
+      expect(batch.features[row * k]).toBeCloseTo((Math.log1p(clipped) - distance.mean) / distance.std, 5);
+      const hours = (Number(micros) % 86_400_000_000) / 3_600_000_000;
+      expect(batch.features[row * k + 1]).toBeCloseTo(Math.sin((2 * Math.PI * hours) / 24), 5);
+      expect(batch.features[row * k + 2]).toBeCloseTo(Math.cos((2 * Math.PI * hours) / 24), 5);
+      // 2001-01-03 was a Wednesday: ISO day 3, position 2/7 in the week.
+      expect(batch.features[row * k + 3]).toBeCloseTo(Math.sin((2 * Math.PI * 2) / 7), 5);
+      expect(batch.features[row * k + 7]).toBe(origin.vocabulary.indexOf(airport) + 1);
+      expect(batch.labels?.[row]).toBe(Number(delay) > 15 ? 1 : 0);
+      const slice = batch.slices[0];
+      expect(slice?.values[slice.codes[row] as number]).toBe(airport);
+    }
+  });
+
+  it('gives identical arrays every time, and from fitted JSON saved and loaded', async () => {
+    const first = await readFeatures({ partitions, fitted });
+    const file = path.join(dir, 'fitted.json');
+    await saveFittedFeatures(file, fitted);
+    const reloaded = await loadFittedFeatures(file);
+    const second = await readFeatures({ partitions, fitted: reloaded });
+    expectSameBatch(second.batch, first.batch);
+    expect(reloaded).toEqual(fitted);
+  });
+
+  it('never refits at scoring: reading another day leaves the fitted stats unchanged', async () => {
+    const before = serializeFittedFeatures(fitted);
+    const scored = await readFeatures({ partitions: partitions.slice(1), fitted });
+    expect(serializeFittedFeatures(fitted)).toBe(before);
+    // Statistics fitted on day 2 itself differ: scoring day 2 with day 1's fit used day 1's.
+    const refit = await fitFeatures(flightsDelayFeatures, partitions.slice(1));
+    expect(refit.features[0]).not.toEqual(fitted.features[0]);
+    const withRefit = await readFeatures({ partitions: partitions.slice(1), fitted: refit });
+    expect(sameBytes(withRefit.batch.features, scored.batch.features)).toBe(false);
+  });
+
+  it('streams bounded batches that add up to the one-array read', async () => {
+    const { batch: whole } = await readFeatures({ partitions, fitted });
+    const stream = await openFeatureStream({ partitions, fitted, batchRows: 5_000 });
+    const batches: FeatureBatch[] = [];
+    for await (const batch of stream) batches.push(batch);
+    expect(batches.every((batch) => batch.rowCount <= 5_000)).toBe(true);
+    expect(batches.reduce((sum, batch) => sum + batch.rowCount, 0)).toBe(whole.rowCount);
+    expect(stream.validRows).toBe(whole.rowCount);
+    const features = new Float32Array(whole.features.length);
+    let offset = 0;
+    for (const batch of batches) {
+      features.set(batch.features, offset);
+      offset += batch.features.length;
+    }
+    expect(sameBytes(features, whole.features)).toBe(true);
+    expect(batches.at(-1)?.ids.at(-1)).toBe(whole.ids.at(-1));
+  });
+
+  it('supports another schema: hashing, a period, fixed clips and a regression label', async () => {
+    const spec = defineFeatures({
+      name: 'delay-minutes',
+      version: 3,
+      id: 'flight_id',
+      features: {
+        route: { kind: 'categorical', column: 'destination', encoding: { type: 'hash', buckets: 16 } },
+        distance: { kind: 'numeric', column: 'distance', clip: { min: 100, max: 2000 } },
+        id_cycle: { kind: 'cyclic', column: 'flight_id', period: 10 },
+        month: { kind: 'cyclic', column: 'departure_time', unit: 'monthOfYear' },
+      },
+      label: { kind: 'regression', column: 'delay' },
+    });
+    const regression = await fitFeatures(spec, partitions.slice(0, 1));
+    const { batch } = await readFeatures({ partitions: partitions.slice(0, 1), fitted: regression });
+    expect(batch.featureCount).toBe(6);
+    const routes = new Set<number>();
+    for (let row = 0; row < batch.rowCount; row++) {
+      const route = batch.features[row * 6] as number;
+      expect(Number.isInteger(route) && route >= 1 && route <= 16).toBe(true);
+      routes.add(route);
+      expect(batch.features[row * 6 + 1]).toBeGreaterThanOrEqual(100);
+      expect(batch.features[row * 6 + 1]).toBeLessThanOrEqual(2000);
+    }
+    expect(routes.size).toBe(16);
+    const ids = batch.ids as BigInt64Array;
+    for (const row of [0, 7, batch.rowCount - 1]) {
+      const turn = (2 * Math.PI * (Number(ids[row]) % 10)) / 10;
+      expect(batch.features[row * 6 + 2]).toBeCloseTo(Math.sin(turn), 5);
+      expect(batch.features[row * 6 + 3]).toBeCloseTo(Math.cos(turn), 5);
+      // January: the start of the year's cycle.
+      expect([batch.features[row * 6 + 4], batch.features[row * 6 + 5]]).toEqual([0, 1]);
+    }
+    const [[delaySum]] = (await query(
+      `SELECT sum(delay) FROM ${parquetOf(partitions[0]?.files[0] as string)}`,
+    )) as [[bigint]];
+    expect(batch.labels?.reduce((a, b) => a + b, 0)).toBe(Number(delaySum));
+  });
+
+  it('looks up long vocabularies and slice lists the same way as short ones', async () => {
+    const datasetDir = path.join(dir, 'codes');
+    // 300 codes: past the length where list scans give way to ENUM lookups.
+    await writeTestPartition(
+      datasetDir,
+      '2001-01-01',
+      `SELECT i::BIGINT AS id, 'c' || (i % 300) AS code, (i % 7)::DOUBLE AS x FROM range(3000) t(i)`,
+    );
+    const spec = defineFeatures({
+      name: 'codes',
+      version: 1,
+      id: 'id',
+      features: {
+        x: { kind: 'numeric', column: 'x' },
+        code: { kind: 'categorical', column: 'code', encoding: { type: 'vocabulary', topN: 290 } },
+      },
+      slices: ['code'],
+    });
+    const partitions = await listPartitions(datasetDir);
+    const codes = await fitFeatures(spec, partitions);
+    const vocabulary =
+      codes.features[1]?.kind === 'categorical' && codes.features[1].encoding === 'vocabulary'
+        ? codes.features[1].vocabulary
+        : [];
+    expect(vocabulary).toHaveLength(290);
+    const { batch } = await readFeatures({ partitions, fitted: codes });
+    const slice = batch.slices[0];
+    expect(slice?.values).toHaveLength(300);
+    for (let row = 0; row < batch.rowCount; row++) {
+      const code = `c${row % 300}`;
+      expect(batch.features[row * 2 + 1]).toBe(vocabulary.indexOf(code) + 1);
+      expect(slice?.values[slice.codes[row] as number]).toBe(code);
+    }
+  });
+
+  it('refuses a malformed spec where it is declared', () => {
+    expect(() =>
+      defineFeatures({
+        name: 'x',
+        version: 1,
+        id: 'id',
+        features: { a: { kind: 'numeric', column: 'a', clip: { min: 2, max: 1 } } },
+      }),
+    ).toThrow(ConfigError);
+    expect(() =>
+      defineFeatures({
+        name: 'x',
+        version: 1,
+        id: 'id',
+        features: { a: { kind: 'categorical', column: 'a', encoding: { type: 'vocabulary', topN: 0 } } },
+      }),
+    ).toThrow("feature spec 'x', feature 'a': expected topN >= 1, got 0");
+  });
+
+  it('saves fitted features as readable JSON', async () => {
+    const file = path.join(dir, 'fitted.json');
+    await saveFittedFeatures(file, fitted);
+    expect(JSON.parse(await readFile(file, 'utf8')).slots).toHaveLength(9);
+  });
+});
+
+/** Byte-for-byte equality; vitest's toEqual walks typed arrays element by element (seconds for 300k). */
+function sameBytes(a: ArrayBufferView | undefined, b: ArrayBufferView | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
+}
+
+function expectSameBatch(actual: FeatureBatch, expected: FeatureBatch): void {
+  expect(actual.rowCount).toBe(expected.rowCount);
+  expect(sameBytes(actual.features, expected.features)).toBe(true);
+  expect(sameBytes(actual.ids as BigInt64Array, expected.ids as BigInt64Array)).toBe(true);
+  expect(sameBytes(actual.labels, expected.labels)).toBe(true);
+  expect(actual.slices.map((slice) => slice.values)).toEqual(expected.slices.map((slice) => slice.values));
+  expect(sameBytes(actual.slices[0]?.codes, expected.slices[0]?.codes)).toBe(true);
+}
