@@ -1,0 +1,150 @@
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Partition } from '../../data/index.ts';
+import { childLogger } from '../../log.ts';
+import { completedShard, type ShardSidecar } from './parquetShard.ts';
+import { type FileShard, type InputFile, planFileShards } from './plan.ts';
+import { ScoringPool, type ScoringPoolOptions } from './pool.ts';
+import type { FileShardResult } from './protocol.ts';
+
+export const PREDICTIONS_MANIFEST = '_manifest.json';
+
+export interface ScoreBatchOptions extends Omit<ScoringPoolOptions, 'artifactDir' | 'manifestSha256'> {
+  model: string;
+  modelVersion: number;
+  artifactDir: string;
+  manifestSha256?: string;
+  partitions: readonly Partition[];
+  outputDir: string;
+  logicalDate: string;
+  /** Rows per shard (whole files are grouped up to it); default 262,144. */
+  shardRows?: number;
+  onShard?: (done: number, total: number, rows: number) => void;
+}
+
+export interface PredictionsManifest {
+  format: 1;
+  model: string;
+  modelVersion: number;
+  logicalDate: string;
+  rowCount: number;
+  errorRows: number;
+  shards: ShardSidecar[];
+  createdAt: string;
+}
+
+export interface ScoreBatchResult {
+  manifest: PredictionsManifest;
+  scoredShards: number;
+  skippedShards: number;
+  seconds: number;
+  backend: string | undefined;
+}
+
+export function inputFilesOf(partitions: readonly Partition[]): InputFile[] {
+  return partitions.flatMap((partition) =>
+    partition.manifest.files.map((file) => ({
+      date: partition.date,
+      file: path.join(partition.dir, file.name),
+      rows: file.rows,
+      sha256: file.sha256,
+    })),
+  );
+}
+
+/**
+ * Scores partitions into `<outputDir>/shard-NNNNN.parquet` plus `_manifest.json`, written last.
+ * A rerun skips shards whose output is complete and verified; the manifest is rewritten when
+ * anything changed. Rows come out in input order within each shard.
+ */
+export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatchResult> {
+  const started = performance.now();
+  const log = childLogger({ component: 'score', model: options.model, date: options.logicalDate });
+  await mkdir(options.outputDir, { recursive: true });
+  const shards = planFileShards(inputFilesOf(options.partitions), options.shardRows ?? 262_144);
+  const done = new Map<string, ShardSidecar>();
+  const todo: FileShard[] = [];
+  for (const shard of shards) {
+    const complete = await completedShard(
+      options.outputDir,
+      shard,
+      options.modelVersion,
+      options.logicalDate,
+    );
+    if (complete) done.set(shard.name, complete);
+    else todo.push(shard);
+  }
+  await removeStaleOutputs(options.outputDir, new Set(shards.map((shard) => shard.name)));
+  log.info({ shards: shards.length, skipped: done.size }, 'scoring shards');
+  let backend: string | undefined;
+  if (todo.length > 0) {
+    const pool = await ScoringPool.open({
+      ...options,
+      workers: Math.min(options.workers ?? Number.MAX_SAFE_INTEGER, todo.length),
+    });
+    backend = pool.backend;
+    let finished = done.size;
+    let rowsDone = 0;
+    try {
+      await Promise.all(
+        todo.map(async (shard) => {
+          const result = (await pool.submit({
+            shard: shard.name,
+            job: (attempt) => ({
+              kind: 'fileShard',
+              shard,
+              outputDir: options.outputDir,
+              modelVersion: options.modelVersion,
+              logicalDate: options.logicalDate,
+              attempt,
+            }),
+          })) as FileShardResult;
+          finished++;
+          rowsDone += result.rows;
+          options.onShard?.(finished, shards.length, rowsDone);
+          const sidecar = await completedShard(
+            options.outputDir,
+            shard,
+            options.modelVersion,
+            options.logicalDate,
+          );
+          if (!sidecar) throw new Error(`shard ${shard.name}: its output did not verify after writing`);
+          done.set(shard.name, sidecar);
+        }),
+      );
+    } finally {
+      await pool.close();
+    }
+  }
+  const ordered = shards.map((shard) => done.get(shard.name) as ShardSidecar);
+  const manifest: PredictionsManifest = {
+    format: 1,
+    model: options.model,
+    modelVersion: options.modelVersion,
+    logicalDate: options.logicalDate,
+    rowCount: ordered.reduce((sum, shard) => sum + shard.rows, 0),
+    errorRows: ordered.reduce((sum, shard) => sum + shard.errorRows, 0),
+    shards: ordered,
+    createdAt: new Date().toISOString(),
+  };
+  const manifestFile = path.join(options.outputDir, PREDICTIONS_MANIFEST);
+  await writeFile(`${manifestFile}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
+  await rename(`${manifestFile}.tmp`, manifestFile);
+  return {
+    manifest,
+    scoredShards: todo.length,
+    skippedShards: shards.length - todo.length,
+    seconds: (performance.now() - started) / 1000,
+    backend,
+  };
+}
+
+/** Torn temporaries from killed workers, and shards of an older plan that this one does not have. */
+async function removeStaleOutputs(outputDir: string, current: Set<string>): Promise<void> {
+  for (const entry of await readdir(outputDir)) {
+    const shard = /^(shard-\d+)\.(parquet|json)$/.exec(entry)?.[1];
+    if (entry.startsWith('.tmp-') || (shard !== undefined && !current.has(shard))) {
+      await rm(path.join(outputDir, entry), { force: true });
+    }
+  }
+}

@@ -1,0 +1,20 @@
+export { FEATURES_FILE, inputLayoutOf } from './artifactLayout.ts';
+export {
+  inputFilesOf,
+  PREDICTIONS_MANIFEST,
+  type PredictionsManifest,
+  type ScoreBatchOptions,
+  type ScoreBatchResult,
+  scoreBatch,
+} from './batch.ts';
+export { scoreRowsSharded } from './inMemory.ts';
+export { completedShard, type ShardSidecar, shardFiles } from './parquetShard.ts';
+export {
+  type FileShard,
+  type InputFile,
+  planFileShards,
+  planRowShards,
+  type RowShard,
+  shardName,
+} from './plan.ts';
+export { type PoolJob, ScoringPool, type ScoringPoolOptions, ShardFailedError } from './pool.ts';

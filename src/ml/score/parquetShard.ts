@@ -1,0 +1,218 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BIGINT, type DuckDBAppender, DuckDBDataChunk, FLOAT } from '@duckdb/node-api';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { openDuckSession, sqlString } from '../../data/duckdb.ts';
+import { sha256File } from '../../data/hash.ts';
+import { listPartitions, openFeatureStream, parseFittedFeatures } from '../../data/index.ts';
+import { DataError } from '../../errors.ts';
+import type { InputLayout } from '../inputs.ts';
+import { predictScores } from '../predict.ts';
+import type { FileShard } from './plan.ts';
+import type { FileShardJob, FileShardResult } from './protocol.ts';
+
+/**
+ * One shard's predictions: `<output>/<shard>.parquet` (id, score, model_version, logical_date)
+ * and a sidecar `<shard>.json` written after it, recording the inputs and the file's sha256.
+ * A rerun skips a shard whose sidecar matches its inputs, model version and date and whose
+ * file still has the recorded sum.
+ */
+export interface ShardSidecar {
+  format: 1;
+  shard: string;
+  inputs: { file: string; sha256: string; rows: number }[];
+  modelVersion: number;
+  logicalDate: string;
+  rows: number;
+  errorRows: number;
+  bytes: number;
+  sha256: string;
+}
+
+export function shardFiles(outputDir: string, shard: string): { parquet: string; sidecar: string } {
+  return {
+    parquet: path.join(outputDir, `${shard}.parquet`),
+    sidecar: path.join(outputDir, `${shard}.json`),
+  };
+}
+
+/** The completed shard's sidecar when its output is intact and made from the same inputs. */
+export async function completedShard(
+  outputDir: string,
+  shard: FileShard,
+  modelVersion: number,
+  logicalDate: string,
+): Promise<ShardSidecar | undefined> {
+  const files = shardFiles(outputDir, shard.name);
+  let sidecar: ShardSidecar;
+  try {
+    sidecar = JSON.parse(await readFile(files.sidecar, 'utf8')) as ShardSidecar;
+  } catch {
+    return undefined;
+  }
+  const sameInputs =
+    sidecar.format === 1 &&
+    sidecar.modelVersion === modelVersion &&
+    sidecar.logicalDate === logicalDate &&
+    JSON.stringify(sidecar.inputs) === JSON.stringify(shardInputs(shard));
+  if (!sameInputs) return undefined;
+  const size = await stat(files.parquet).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size !== sidecar.bytes || (await sha256File(files.parquet)) !== sidecar.sha256) return undefined;
+  return sidecar;
+}
+
+function shardInputs(shard: FileShard): ShardSidecar['inputs'] {
+  return shard.files.map((file) => ({ file: file.file, sha256: file.sha256, rows: file.rows }));
+}
+
+export interface ShardScorer {
+  model: tfl.LayersModel;
+  layout: InputLayout;
+  fittedFeaturesJson: string;
+  microBatch: number;
+  /** Test hook: the thread exits after appending the first batch, leaving a torn temp file. */
+  crashMidShard?: () => void;
+}
+
+/** Streams the shard's rows through the fitted features, scores them and writes its Parquet file. */
+export async function scoreFileShard(job: FileShardJob, scorer: ShardScorer): Promise<FileShardResult> {
+  const started = performance.now();
+  const fitted = parseFittedFeatures(scorer.fittedFeaturesJson, 'features.json');
+  const partitions = await shardPartitions(job.shard);
+  const stream = await openFeatureStream({
+    partitions,
+    fitted,
+    withLabels: false,
+    batchRows: 65_536,
+    reuseBuffers: true,
+  });
+  const session = await openDuckSession();
+  const table = `predictions_${randomBytes(6).toString('hex')}`;
+  const files = shardFiles(job.outputDir, job.shard.name);
+  const temp = path.join(job.outputDir, `.tmp-${job.shard.name}-attempt-${job.attempt}.parquet`);
+  let appender: DuckDBAppender | undefined;
+  let rows = 0;
+  try {
+    for await (const batch of stream) {
+      const scores = predictScores(
+        scorer.model,
+        scorer.layout,
+        batch.features,
+        batch.rowCount,
+        scorer.microBatch,
+      );
+      if (appender === undefined) {
+        const idType = batch.ids instanceof BigInt64Array ? 'BIGINT' : 'VARCHAR';
+        await session.connection.run(`CREATE TEMP TABLE ${table} (id ${idType}, score FLOAT)`);
+        appender = await session.connection.createAppender(table);
+      }
+      appendPredictions(appender, batch.ids, scores, batch.rowCount);
+      rows += batch.rowCount;
+      if (scorer.crashMidShard) {
+        appender.flushSync();
+        await writeFile(temp, 'torn');
+        scorer.crashMidShard();
+      }
+    }
+    if (appender === undefined) {
+      await session.connection.run(`CREATE TEMP TABLE ${table} (id BIGINT, score FLOAT)`);
+    } else {
+      appender.closeSync();
+    }
+    // Insertion order is preserved: rows come out in input order, shard by shard.
+    await session.connection.run(
+      `COPY (SELECT id, score, CAST(${Math.trunc(job.modelVersion)} AS INTEGER) AS model_version,
+              CAST(${sqlString(job.logicalDate)} AS DATE) AS logical_date FROM ${table})
+       TO ${sqlString(temp)} (FORMAT parquet)`,
+    );
+    await rename(temp, files.parquet);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  } finally {
+    await session.connection.run(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    session.close();
+    stream.close();
+  }
+  const bytes = (await stat(files.parquet)).size;
+  const sha256 = await sha256File(files.parquet);
+  const sidecar: ShardSidecar = {
+    format: 1,
+    shard: job.shard.name,
+    inputs: shardInputs(job.shard),
+    modelVersion: job.modelVersion,
+    logicalDate: job.logicalDate,
+    rows,
+    errorRows: stream.report.errorRows,
+    bytes,
+    sha256,
+  };
+  const sidecarTemp = `${files.sidecar}.tmp-${job.attempt}`;
+  await writeFile(sidecarTemp, `${JSON.stringify(sidecar, null, 2)}\n`);
+  await rename(sidecarTemp, files.sidecar);
+  return {
+    kind: 'fileShard',
+    name: job.shard.name,
+    rows,
+    errorRows: sidecar.errorRows,
+    bytes,
+    sha256,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * Ids and scores go into DuckDB a 2,048-row data chunk at a time (its vector size): measured
+ * 0.30 s per million rows against 0.48 s for per-value appends. The vectors' `items` buffers are
+ * not in the typings (the data plane reads them the same way).
+ */
+function appendPredictions(
+  appender: DuckDBAppender,
+  ids: BigInt64Array | string[],
+  scores: Float32Array,
+  rowCount: number,
+): void {
+  if (!(ids instanceof BigInt64Array)) {
+    for (let i = 0; i < rowCount; i++) {
+      appender.appendVarchar(ids[i] as string);
+      appender.appendFloat(scores[i] as number);
+      appender.endRow();
+    }
+    return;
+  }
+  for (let from = 0; from < rowCount; from += 2048) {
+    const count = Math.min(2048, rowCount - from);
+    const chunk = DuckDBDataChunk.create([BIGINT, FLOAT], count);
+    const idVector = chunk.getColumnVector(0) as unknown as { items: BigInt64Array; flush(): void };
+    const scoreVector = chunk.getColumnVector(1) as unknown as { items: Float32Array; flush(): void };
+    idVector.items.set(ids.subarray(from, from + count));
+    idVector.flush();
+    scoreVector.items.set(scores.subarray(from, from + count));
+    scoreVector.flush();
+    appender.appendDataChunk(chunk);
+  }
+}
+
+async function shardPartitions(shard: FileShard) {
+  const byDir = new Map<string, Set<string>>();
+  for (const file of shard.files) {
+    const dir = path.dirname(file.file);
+    byDir.set(dir, (byDir.get(dir) ?? new Set()).add(file.file));
+  }
+  const partitions = [];
+  for (const [dir, wanted] of byDir) {
+    const date = path.basename(dir).replace(/^date=/, '');
+    const [partition] = await listPartitions(path.dirname(dir), { from: date, to: date });
+    if (partition === undefined) {
+      throw new DataError(`${dir}: expected a complete partition (with _manifest.json), found none`, {
+        retriable: false,
+      });
+    }
+    partitions.push({ ...partition, files: partition.files.filter((file) => wanted.has(file)) });
+  }
+  return partitions;
+}

@@ -1,0 +1,207 @@
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { NightshiftError } from '../../errors.ts';
+import { childLogger, type Logger } from '../../log.ts';
+import type { BackendName, BackendRequest } from '../backend.ts';
+import { parseBackendRequest } from '../backend.ts';
+import { DEFAULT_MICRO_BATCH } from '../predict.ts';
+import type { FromWorker, ScoringJob, ScoringResult, ToWorker, WorkerInit } from './protocol.ts';
+
+/** A shard failed on every attempt; `shard` names it. Retriable as a task: a new run may pass. */
+export class ShardFailedError extends NightshiftError {
+  readonly shard: string;
+  constructor(shard: string, attempts: number, cause: string) {
+    super(`shard ${shard} failed after ${attempts} attempt(s): ${cause}`, { retriable: true });
+    this.shard = shard;
+  }
+}
+
+export interface ScoringPoolOptions {
+  artifactDir: string;
+  manifestSha256?: string;
+  /** Default: one per core. */
+  workers?: number;
+  microBatch?: number;
+  backend?: BackendRequest;
+  /** Per-worker environment overrides (e.g. CUDA_VISIBLE_DEVICES from planScoringWorkers). */
+  workerEnv?: (index: number) => Record<string, string>;
+  /** Attempts per shard before the task fails; default 3. */
+  maxAttempts?: number;
+  /** Test hook: make the worker running this shard attempt exit abruptly mid-shard. */
+  crashMidShard?: (shard: string, attempt: number) => boolean;
+  logger?: Logger;
+}
+
+export interface PoolJob {
+  /** The shard's name, used in logs, retries and errors. */
+  shard: string;
+  /** Built per attempt, so a file job can name its temporary output by attempt. */
+  job: (attempt: number) => ScoringJob;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  ready: Promise<BackendName>;
+  busy?: { id: number; pending: PendingJob };
+  /** Model loaded: only then may it take a job (a replacement is still loading). */
+  loaded: boolean;
+  exited: boolean;
+}
+
+interface PendingJob {
+  item: PoolJob;
+  attempt: number;
+  resolve: (result: ScoringResult) => void;
+  reject: (error: Error) => void;
+}
+
+const BOOTSTRAP = new URL('./bootstrap.mjs', import.meta.url);
+const WORKER_ENTRY = new URL('./worker.ts', import.meta.url).href;
+
+/**
+ * A pool of scoring worker threads, each holding one copy of the model. Jobs (shards) go to the
+ * next idle worker; a worker that dies mid-shard is replaced and the shard retried, up to
+ * `maxAttempts`, after which the whole run fails naming the shard.
+ */
+export class ScoringPool {
+  readonly size: number;
+  backend: BackendName | undefined;
+  private readonly slots: Slot[] = [];
+  private readonly queue: PendingJob[] = [];
+  private readonly init: WorkerInit;
+  private nextId = 1;
+  private closed = false;
+  private readonly log: Logger;
+
+  private constructor(private readonly options: ScoringPoolOptions) {
+    this.size = options.workers ?? Math.max(1, os.availableParallelism());
+    this.log = options.logger ?? childLogger({ component: 'score-pool' });
+    this.init = {
+      artifactDir: options.artifactDir,
+      manifestSha256: options.manifestSha256,
+      backend: options.backend ?? parseBackendRequest(process.env.NIGHTSHIFT_BACKEND),
+      microBatch: options.microBatch ?? DEFAULT_MICRO_BATCH,
+    };
+  }
+
+  /** Starts the workers and waits until each has loaded the model. */
+  static async open(options: ScoringPoolOptions): Promise<ScoringPool> {
+    const pool = new ScoringPool(options);
+    for (let index = 0; index < pool.size; index++) pool.slots.push(pool.spawn(index));
+    try {
+      const backends = await Promise.all(pool.slots.map((slot) => slot.ready));
+      pool.backend = backends[0];
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  /** Runs every job; resolves with results in job order, or rejects on the first shard that fails for good. */
+  run(items: readonly PoolJob[]): Promise<ScoringResult[]> {
+    return Promise.all(items.map((item) => this.submit(item)));
+  }
+
+  submit(item: PoolJob): Promise<ScoringResult> {
+    if (this.closed) return Promise.reject(new NightshiftError('the scoring pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, attempt: 1, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const pending of this.queue.splice(0))
+      pending.reject(new NightshiftError('the scoring pool was closed'));
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private spawn(index: number): Slot {
+    const env = this.options.workerEnv?.(index);
+    const worker = new Worker(BOOTSTRAP, {
+      workerData: { entry: WORKER_ENTRY },
+      ...(env ? { env: { ...process.env, ...env } } : {}),
+    });
+    const slot: Slot = { index, worker, loaded: false, exited: false, ready: Promise.resolve('cpu') };
+    slot.ready = new Promise<BackendName>((resolve, reject) => {
+      const onMessage = (message: FromWorker) => {
+        if (message.type === 'ready') {
+          slot.loaded = true;
+          resolve(message.backend);
+        } else if (message.type === 'failed' && message.id === -1) {
+          reject(new NightshiftError(`scoring worker ${index} could not load the model: ${message.message}`));
+        } else this.onResult(slot, message);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', (error) => {
+        reject(error);
+        this.onWorkerDeath(slot, `worker error: ${error.message}`);
+      });
+      worker.on('exit', (code) => {
+        reject(new NightshiftError(`scoring worker ${index} exited with code ${code} while starting`));
+        this.onWorkerDeath(slot, `worker exited with code ${code}`);
+      });
+    });
+    // A start failure is reported through open(); do not leave it unhandled here.
+    slot.ready.then(
+      () => this.dispatch(),
+      () => undefined,
+    );
+    worker.postMessage({ type: 'init', init: this.init } satisfies ToWorker);
+    return slot;
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (slot.busy || slot.exited || !slot.loaded) continue;
+      const pending = this.queue.shift() as PendingJob;
+      const id = this.nextId++;
+      slot.busy = { id, pending };
+      const job = pending.item.job(pending.attempt);
+      const crashMidJob = this.options.crashMidShard?.(pending.item.shard, pending.attempt) ?? false;
+      const transfer = job.kind === 'rows' ? [job.features.buffer as ArrayBuffer] : [];
+      slot.worker.postMessage({ type: 'job', id, job, crashMidJob } satisfies ToWorker, transfer);
+    }
+  }
+
+  private onResult(slot: Slot, message: FromWorker): void {
+    if (message.type === 'ready' || slot.busy?.id !== message.id) return;
+    const { pending } = slot.busy;
+    slot.busy = undefined;
+    if (message.type === 'done') pending.resolve(message.result);
+    else this.retryOrFail(pending, message.message, message.retriable);
+    this.dispatch();
+  }
+
+  private onWorkerDeath(slot: Slot, reason: string): void {
+    if (slot.exited) return;
+    slot.exited = true;
+    const pending = slot.busy?.pending;
+    slot.busy = undefined;
+    if (this.closed) return;
+    this.log.warn(
+      { worker: slot.index, shard: pending?.item.shard, reason },
+      'scoring worker died; replacing it',
+    );
+    // The replacement takes the same index (and so the same GPU).
+    const position = this.slots.indexOf(slot);
+    if (position >= 0) this.slots[position] = this.spawn(slot.index);
+    if (pending) this.retryOrFail(pending, reason, true);
+  }
+
+  private retryOrFail(pending: PendingJob, reason: string, retriable: boolean): void {
+    const maxAttempts = this.options.maxAttempts ?? 3;
+    if (retriable && pending.attempt < maxAttempts) {
+      this.log.warn({ shard: pending.item.shard, attempt: pending.attempt, reason }, 'retrying shard');
+      // Rebuilt from the PoolJob: a transferred buffer from the failed attempt is gone.
+      this.queue.unshift({ ...pending, attempt: pending.attempt + 1 });
+      this.dispatch();
+      return;
+    }
+    pending.reject(new ShardFailedError(pending.item.shard, pending.attempt, reason));
+  }
+}

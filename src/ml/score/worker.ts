@@ -1,0 +1,89 @@
+import { parentPort } from 'node:worker_threads';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { errorMessage, NightshiftError } from '../../errors.ts';
+import { loadModelArtifact } from '../artifacts.ts';
+import { initBackend } from '../backend.ts';
+import type { InputLayout } from '../inputs.ts';
+import { predictScores } from '../predict.ts';
+import { FEATURES_FILE, inputLayoutOf } from './artifactLayout.ts';
+import { scoreFileShard } from './parquetShard.ts';
+import type { FromWorker, ScoringResult, ToWorker, WorkerInit } from './protocol.ts';
+
+/**
+ * A scoring worker thread: loads the model once (verifying the artifact), then scores one job
+ * at a time as the pool sends them.
+ */
+interface LoadedScorer {
+  init: WorkerInit;
+  model: tfl.LayersModel;
+  layout: InputLayout;
+  fittedFeaturesJson: string | undefined;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('the scoring worker must run in a worker thread');
+let scorer: LoadedScorer | undefined;
+
+function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port?.postMessage(message, transfer);
+}
+
+async function load(init: WorkerInit): Promise<void> {
+  const backend = await initBackend(init.backend);
+  const artifact = await loadModelArtifact(init.artifactDir, init.manifestSha256);
+  scorer = {
+    init,
+    model: artifact.model,
+    layout: inputLayoutOf(artifact.manifest),
+    fittedFeaturesJson: artifact.extras[FEATURES_FILE],
+  };
+  send({ type: 'ready', backend: backend.name });
+}
+
+async function run(message: Extract<ToWorker, { type: 'job' }>): Promise<ScoringResult> {
+  if (scorer === undefined) throw new Error('job before init');
+  const { job } = message;
+  // A real abrupt exit of this thread: the pool sees 'exit', as with a crash or an OOM kill.
+  const crash = message.crashMidJob ? () => process.exit(70) : undefined;
+  if (job.kind === 'rows') {
+    const started = performance.now();
+    if (crash) crash();
+    const scores = predictScores(scorer.model, scorer.layout, job.features, job.rows, scorer.init.microBatch);
+    return { kind: 'rows', scores, seconds: (performance.now() - started) / 1000 };
+  }
+  if (scorer.fittedFeaturesJson === undefined) {
+    throw new NightshiftError(
+      `${scorer.init.artifactDir}: expected ${FEATURES_FILE} in the artifact, found none`,
+    );
+  }
+  return scoreFileShard(job, {
+    model: scorer.model,
+    layout: scorer.layout,
+    fittedFeaturesJson: scorer.fittedFeaturesJson,
+    microBatch: scorer.init.microBatch,
+    crashMidShard: crash,
+  });
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'init') {
+    load(message.init).catch((error: unknown) => {
+      send({ type: 'failed', id: -1, message: errorMessage(error), retriable: false });
+    });
+    return;
+  }
+  run(message).then(
+    (result) =>
+      send(
+        { type: 'done', id: message.id, result },
+        result.kind === 'rows' ? [result.scores.buffer as ArrayBuffer] : [],
+      ),
+    (error: unknown) =>
+      send({
+        type: 'failed',
+        id: message.id,
+        message: errorMessage(error),
+        retriable: error instanceof NightshiftError ? error.retriable : true,
+      }),
+  );
+});
