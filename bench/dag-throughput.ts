@@ -112,7 +112,10 @@ async function openBenchStore(kind: string): Promise<{ store: Store; cleanup: ()
     const store = await openStore({ databaseUrl: undefined, home }, { serve: false });
     return {
       store,
-      cleanup: async () => (await store.close(), fs.rmSync(home, { recursive: true, force: true })),
+      cleanup: async () => {
+        await store.close();
+        fs.rmSync(home, { recursive: true, force: true });
+      },
     };
   }
   if (process.env.BENCH_DATABASE_URL) {

@@ -1,6 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { DagValidationError, NightshiftError, UsageError } from '../errors.ts';
+import { PromotionRefusedError } from '../registry/aliases.ts';
 import { registerDagCommands } from './commands/dags.ts';
+import { registerDataCommands } from './commands/data.ts';
+import { registerKafkaCommands } from './commands/kafka.ts';
+import { registerMlCommands } from './commands/ml.ts';
+import { registerModelCommands } from './commands/models.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerRunsCommands } from './commands/runs.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
@@ -27,10 +32,16 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerRunsCommands(program);
   registerTaskCommands(program);
-  for (const command of program.commands) {
+  registerModelCommands(program);
+  registerDataCommands(program);
+  registerKafkaCommands(program);
+  registerMlCommands(program);
+  // Usage errors at any depth (`data prepare flights --from x`) end in main's exit code 2.
+  const overrideExits = (command: Command): void => {
     command.exitOverride();
-    for (const sub of command.commands) sub.exitOverride();
-  }
+    for (const sub of command.commands) overrideExits(sub);
+  };
+  overrideExits(program);
   return program;
 }
 
@@ -49,7 +60,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       return EXIT_USAGE;
     }
-    if (error instanceof UsageError || error instanceof DagValidationError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof DagValidationError ||
+      error instanceof PromotionRefusedError
+    ) {
       process.stderr.write(`error: ${error.message}\n`);
       return EXIT_USAGE;
     }

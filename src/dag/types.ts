@@ -81,6 +81,7 @@ export interface TaskContext<P extends JsonObject = JsonObject> {
 }
 
 /** A task returns small JSON outputs for its downstream tasks, or nothing. */
+// biome-ignore lint/suspicious/noConfusingVoidType: lets a task function be `() => { sideEffect(); }`.
 export type TaskOutputs = JsonValue | undefined | void;
 
 export type TaskFunction<P extends JsonObject = JsonObject> = (

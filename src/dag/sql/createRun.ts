@@ -37,7 +37,7 @@ export async function createOrGetRun(
     );
     const run = inserted.rows[0] ?? (await getRunByDate(tx, input.dag.id, input.logicalDate));
     if (!run)
-      throw new Error(
+      throw new NightshiftError(
         `run of ${input.dag.id} for ${input.logicalDate.toISOString()} vanished while being created`,
       );
     await syncTaskInstances(tx, run.id, input.dag);
