@@ -1,0 +1,215 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  aliasHistory,
+  getAliases,
+  PromotionRefusedError,
+  resolveModelRef,
+} from '../../src/registry/aliases.ts';
+import { recordBlessing } from '../../src/registry/blessings.ts';
+import { promoteVersion, rollbackChampion } from '../../src/registry/promote.ts';
+import { getModelVersion, registerModelVersion } from '../../src/registry/versions.ts';
+import { createPostgresStore, type Store } from '../../src/store/index.ts';
+import { describeWithPostgres } from '../helpers/services.ts';
+import { openTestEnvironment, storeKinds, type TestEnvironment } from '../helpers/stores.ts';
+
+/** Registers a version without training: the registry only needs its row. */
+async function register(store: Store, home: string, model: string): Promise<number> {
+  const version = await registerModelVersion(store, {
+    model,
+    pipeline: 'test-pipeline',
+    home,
+    metrics: { auc: 0.7 },
+    lineage: {
+      pipeline: 'test-pipeline',
+      dataset: 'test',
+      partitions: [],
+      seed: 1,
+      backend: 'cpu',
+      gitCommit: null,
+      settings: {},
+    },
+    trainingCurves: [],
+    writeArtifact: async (n) => ({ dir: `${home}/artifacts/${model}/${n}`, manifestSha256: 'x'.repeat(64) }),
+  });
+  return version.version;
+}
+
+async function bless(store: Store, model: string, version: number, passed: boolean): Promise<number> {
+  return store.transaction(async (tx) => {
+    const blessing = await recordBlessing(tx, {
+      model,
+      version,
+      passed,
+      baselineVersion: null,
+      holdout: { date: '2001-02-01' },
+      rules: [
+        {
+          rule: 'auc floor',
+          verdict: passed ? 'pass' : 'fail',
+          reason: passed ? 'AUC 0.70 >= 0.65' : 'AUC 0.60 < 0.65',
+        },
+      ],
+    });
+    return blessing.id;
+  });
+}
+
+const actor = 'test@host';
+
+describe.each(storeKinds())('the registry on the $kind store', ({ kind, skip }) => {
+  let env: TestEnvironment;
+  beforeAll(async () => {
+    if (!skip) env = await openTestEnvironment(kind);
+  });
+  afterAll(async () => {
+    await env?.cleanup();
+  });
+
+  it.skipIf(skip)(
+    'promotes blessed versions, keeps previous, and records every move with its blessing',
+    async () => {
+      const model = 'promote-flow';
+      const v1 = await register(env.store, env.config.home, model);
+      const v2 = await register(env.store, env.config.home, model);
+      expect([v1, v2]).toEqual([1, 2]);
+      const b1 = await bless(env.store, model, v1, true);
+      const b2 = await bless(env.store, model, v2, true);
+      await env.store.transaction((tx) =>
+        promoteVersion(tx, { model, version: v1, reason: 'first model', actor }),
+      );
+      await env.store.transaction((tx) =>
+        promoteVersion(tx, { model, version: v2, reason: 'better AUC', actor }),
+      );
+      expect(await getAliases(env.store, model)).toEqual({ champion: 2, previous: 1 });
+      expect((await resolveModelRef(env.store, `${model}@champion`)).version).toBe(2);
+      expect((await resolveModelRef(env.store, `${model}@previous`)).version).toBe(1);
+      expect((await getModelVersion(env.store, model, 2))?.status).toBe('blessed');
+
+      await env.store.transaction((tx) =>
+        rollbackChampion(tx, { model, reason: 'v2 worse on fresh labels', actor }),
+      );
+      expect(await getAliases(env.store, model)).toEqual({ champion: 1 });
+      await expect(
+        env.store.transaction((tx) => rollbackChampion(tx, { model, reason: 'again', actor })),
+      ).rejects.toThrowError(
+        "model 'promote-flow' has no 'previous' version to roll back to: name one with --to <version>",
+      );
+
+      const history = await aliasHistory(env.store, model);
+      expect(
+        history.map((m) => [m.alias, m.action, m.fromVersion, m.toVersion, m.reason, m.blessingId, m.forced]),
+      ).toEqual([
+        ['champion', 'promote', null, 1, 'first model', b1, false],
+        ['previous', 'promote', null, 1, 'better AUC', null, false],
+        ['champion', 'promote', 1, 2, 'better AUC', b2, false],
+        ['champion', 'rollback', 2, 1, 'v2 worse on fresh labels', b1, false],
+        ['previous', 'rollback', 1, null, 'v2 worse on fresh labels', null, false],
+      ]);
+      // History is append-only.
+      await expect(
+        env.store.query(`DELETE FROM alias_history WHERE model = $1`, [model]),
+      ).rejects.toThrowError(/append-only/);
+    },
+  );
+
+  it.skipIf(skip)(
+    'refuses a version that was never blessed or failed its blessing, unless forced',
+    async () => {
+      const model = 'refusals';
+      const v1 = await register(env.store, env.config.home, model);
+      const v2 = await register(env.store, env.config.home, model);
+      await expect(
+        env.store.transaction((tx) => promoteVersion(tx, { model, version: v1, reason: 'try', actor })),
+      ).rejects.toThrowError(/refusing to promote refusals@1: it was never validated; use --force/);
+      await bless(env.store, model, v2, false);
+      expect((await getModelVersion(env.store, model, v2))?.status).toBe('rejected');
+      const refused = env.store.transaction((tx) =>
+        promoteVersion(tx, { model, version: v2, reason: 'try', actor }),
+      );
+      await expect(refused).rejects.toBeInstanceOf(PromotionRefusedError);
+      await expect(refused).rejects.toThrowError(/its latest blessing \(#\d+\) failed: AUC 0.60 < 0.65/);
+      expect(await getAliases(env.store, model)).toEqual({});
+
+      await env.store.transaction((tx) =>
+        promoteVersion(tx, { model, version: v2, reason: 'operator override', actor, force: true }),
+      );
+      const [move] = await aliasHistory(env.store, model);
+      expect(move).toMatchObject({
+        alias: 'champion',
+        toVersion: 2,
+        forced: true,
+        blessingId: null,
+        reason: 'operator override',
+      });
+    },
+  );
+
+  it.skipIf(skip)('resolves references and names what exists when one is wrong', async () => {
+    const model = 'refs';
+    await register(env.store, env.config.home, model);
+    await register(env.store, env.config.home, model);
+    expect((await resolveModelRef(env.store, 'refs@latest')).version).toBe(2);
+    expect((await resolveModelRef(env.store, 'refs@1')).version).toBe(1);
+    await expect(resolveModelRef(env.store, 'refs@7')).rejects.toThrowError(
+      "refs@7: model 'refs' has versions 1, 2",
+    );
+    await expect(resolveModelRef(env.store, 'refs@champion')).rejects.toThrowError(
+      /model 'refs' has no alias 'champion'/,
+    );
+    await expect(resolveModelRef(env.store, 'nope@1')).rejects.toThrowError("no model 'nope' is registered");
+    await expect(resolveModelRef(env.store, 'refs')).rejects.toThrowError(
+      /expected <model>@<version\|alias>/,
+    );
+  });
+});
+
+describeWithPostgres('concurrent promotions on Postgres', () => {
+  let env: TestEnvironment;
+  beforeAll(async () => {
+    env = await openTestEnvironment('postgres');
+  });
+  afterAll(async () => {
+    await env?.cleanup();
+  });
+
+  it('leave exactly one champion, both recorded, no lost update', async () => {
+    const model = 'race';
+    const versions = [];
+    for (let i = 0; i < 3; i++) versions.push(await register(env.store, env.config.home, model));
+    for (const version of versions) await bless(env.store, model, version, true);
+    await env.store.transaction((tx) => promoteVersion(tx, { model, version: 1, reason: 'start', actor }));
+    // Two separate connection pools, as two processes would have.
+    const other = createPostgresStore(env.env.DATABASE_URL as string);
+    try {
+      const results = await Promise.allSettled([
+        env.store.transaction((tx) => promoteVersion(tx, { model, version: 2, reason: 'A', actor: 'a' })),
+        other.transaction((tx) => promoteVersion(tx, { model, version: 3, reason: 'B', actor: 'b' })),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    } finally {
+      await other.close();
+    }
+    const aliases = await getAliases(env.store, model);
+    const champions = await env.store.query(
+      `SELECT 1 FROM model_aliases WHERE model = $1 AND alias = 'champion'`,
+      [model],
+    );
+    expect(champions.rows).toHaveLength(1);
+    const history = (await aliasHistory(env.store, model)).filter((move) => move.alias === 'champion');
+    // Serialised on the model row: the second promotion saw the first one's champion.
+    expect(history.map((move) => [move.fromVersion, move.toVersion])).toEqual(
+      aliases.champion === 3
+        ? [
+            [null, 1],
+            [1, 2],
+            [2, 3],
+          ]
+        : [
+            [null, 1],
+            [1, 3],
+            [3, 2],
+          ],
+    );
+    expect(aliases.previous).toBe(aliases.champion === 3 ? 2 : 3);
+  });
+});
