@@ -97,7 +97,7 @@ describe.each(storeKinds())('runner edge cases on the $kind store', ({ kind, ski
     );
     expect(byId.b).toMatchObject({ state: 'success', upstream: [], outputs: 'b ran' });
     // Removed from the DAG, its failure is history: not cleared, not run, not deciding the run.
-      expect(byId.a).toMatchObject({ state: 'failed', tryNumber: 1 });
+    expect(byId.a).toMatchObject({ state: 'failed', tryNumber: 1 });
   });
 
   it.skipIf(skip)('stops and waits for its other attempts when the store fails for good', async () => {
