@@ -154,11 +154,12 @@ async function runQuery<R extends object>(
       const results = await db.exec(sql);
       const last = results[results.length - 1];
       const rows = (last?.rows ?? []) as R[];
-      return { rows, rowCount: last?.affectedRows ?? rows.length };
+      return { rows, rowCount: Math.max(last?.affectedRows ?? 0, rows.length) };
     }
   }
   const result = await db.query<R>(sql, params as unknown[] | undefined);
-  return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  // PGlite reports affectedRows 0 for a SELECT that returned rows; pg's rowCount counts them.
+  return { rows: result.rows, rowCount: Math.max(result.affectedRows ?? 0, result.rows.length) };
 }
 
 function wrapTransaction(tx: Transaction): Queryable {

@@ -184,6 +184,22 @@ describe.each(storeKinds())('runner edge cases on the $kind store', ({ kind, ski
       expect(refused).toBeInstanceOf(LeaseLostError);
       const { rows } = await env.store.query(`SELECT 1 FROM pools WHERE name = 'fenced-write'`);
       expect(rows).toHaveLength(0);
+      // While the lease is held, the same transaction commits.
+      const allowed = defineDag({
+        id: 'fenced-writes-held',
+        description: '',
+        tasks: [
+          {
+            id: 'promote',
+            run: (ctx) =>
+              ctx
+                .transaction((tx) => tx.query(`INSERT INTO pools (name, slots) VALUES ('fenced-ok', 1)`))
+                .then(() => 'wrote'),
+          },
+        ],
+      });
+      expect((await run(allowed, '2001-01-15')).state).toBe('success');
+      expect((await env.store.query(`SELECT 1 FROM pools WHERE name = 'fenced-ok'`)).rows).toHaveLength(1);
     },
   );
 

@@ -139,6 +139,23 @@ describe('the embedded store', () => {
     }
   });
 
+  it('counts the rows a statement returned or changed, as pg does', async () => {
+    const home = tempDir();
+    await seedEmbeddedHome(home);
+    const store = await openEmbeddedStore({ home, serve: false });
+    try {
+      await store.query(`INSERT INTO pools (name, slots) VALUES ('a', 1), ('b', 2)`);
+      expect((await store.query('SELECT name FROM pools WHERE slots > $1', [0])).rowCount).toBe(2);
+      expect((await store.query('SELECT name FROM pools WHERE slots > $1 FOR UPDATE', [1])).rowCount).toBe(1);
+      expect((await store.query('UPDATE pools SET slots = slots + 1 WHERE slots > $1', [0])).rowCount).toBe(
+        2,
+      );
+      expect((await store.query('DELETE FROM pools WHERE name = $1', ['nope'])).rowCount).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('serves one client after another with the same statements', async () => {
     const home = tempDir();
     await seedEmbeddedHome(home);
