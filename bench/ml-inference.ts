@@ -1,31 +1,40 @@
 /**
- * ML engine figures: model-only scoring rows/s with 1 and 2 workers (median of 3 runs),
- * end-to-end Parquet -> scores -> Parquet rows/s on the flights partitions, training samples/s,
- * peak RSS. Prints figures; never asserts on time.
+ * ML engine figures, all from one run on the same rows: model-only scoring rows/s (features
+ * already in memory) and end-to-end Parquet -> features -> scores -> Parquet rows/s, with 1 and
+ * 2 workers, their ratio, worker start time, training samples/s and peak RSS. Prints figures;
+ * never asserts on time. The machine is shared: compare figures of one run, not across runs.
  *
- *   npx tsx bench/ml-inference.ts [--rows 2000000] [--from 2001-01-04] [--to 2001-01-31] [--score-to 2001-02-28]
+ *   npx tsx bench/ml-inference.ts [--from 2001-01-04] [--to 2001-01-31] \
+ *     [--score-from 2001-01-01] [--score-to 2001-05-31] [--runs 3] [--epochs 2]
+ *
+ * `end-to-end, warm`: the task's pool is already up (a pool is reused across the shards of a
+ * task, and may be across tasks); `cold`: scoreBatch as one task runs it, workers started
+ * inside the timing, overlapping the rerun checks.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { listPartitions } from '../src/data/index.ts';
+import { listPartitions, readFeatures } from '../src/data/index.ts';
 import { initBackend } from '../src/ml/backend.ts';
 import { loadPipeline } from '../src/ml/pipeline.ts';
-import { seededRandom } from '../src/ml/random.ts';
 import { ScoringPool, scoreBatch, scoreRowsSharded } from '../src/ml/score/index.ts';
 import { saveCandidateArtifact, trainPipeline } from '../src/ml/trainPipeline.ts';
 
 const { values } = parseArgs({
   options: {
-    rows: { type: 'string', default: '2000000' },
     from: { type: 'string', default: '2001-01-04' },
     to: { type: 'string', default: '2001-01-31' },
-    'score-to': { type: 'string', default: '2001-02-28' },
+    'score-from': { type: 'string', default: '2001-01-01' },
+    'score-to': { type: 'string', default: '2001-05-31' },
+    runs: { type: 'string', default: '3' },
+    epochs: { type: 'string', default: '2' },
   },
 });
+const runs = Number(values.runs);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+// Worker threads live in this process: its RSS counts their heaps and wasm memories too.
 let peakRss = 0;
 const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
@@ -37,70 +46,95 @@ const dataset = path.resolve('data', pipeline.model.dataset);
 const window = await listPartitions(dataset, { from: values.from, to: values.to });
 const home = await mkdtemp(path.join(tmpdir(), 'nightshift-bench-'));
 const trainStarted = performance.now();
-const candidate = await trainPipeline({ pipeline, partitions: window, backend, overrides: { epochs: 2 } });
+// Scoring speed depends on the architecture, not on how long it trained.
+const candidate = await trainPipeline({
+  pipeline,
+  partitions: window,
+  backend,
+  overrides: { epochs: Number(values.epochs) },
+  holdout: false,
+});
 console.log(
   `training: ${fmt(candidate.training.trainRows)} rows x ${candidate.training.curves.length} epochs, ` +
     `${fmt(candidate.training.samplesPerSecond)} samples/s (${backend.name}), ${((performance.now() - trainStarted) / 1000).toFixed(1)} s with reading`,
 );
 const artifact = await saveCandidateArtifact(home, candidate, 'flights-delay', 1);
 
-// Model-only: real feature rows repeated to --rows, scored from memory.
-const rows = Number(values.rows);
-const k = candidate.layout.featureCount;
-const { features: sample, rowCount: sampleRows } = await (async () => {
-  const { readFeatures } = await import('../src/data/index.ts');
-  const { batch } = await readFeatures({
-    partitions: window.slice(-3),
-    fitted: candidate.fitted,
-    withLabels: false,
-  });
-  return { features: batch.features, rowCount: batch.rowCount };
-})();
-const features = new Float32Array(rows * k);
-const random = seededRandom(1);
-for (let r = 0; r < rows; r++) {
-  const source = Math.floor(random() * sampleRows);
-  features.set(sample.subarray(source * k, (source + 1) * k), r * k);
-}
-const modelOnly: Record<number, number> = {};
-for (const workers of [1, 2]) {
-  const pool = await ScoringPool.open({ artifactDir: artifact.dir, workers });
-  const rates: number[] = [];
-  for (let run = 0; run < 3; run++) {
-    const started = performance.now();
-    await scoreRowsSharded(pool, features, rows, k);
-    rates.push(rows / ((performance.now() - started) / 1000));
-  }
-  await pool.close();
-  modelOnly[workers] = median(rates);
-  console.log(
-    `model-only, ${workers} worker(s): ${fmt(median(rates))} rows/s (median of 3 on ${fmt(rows)} rows)`,
-  );
-}
-
-// End-to-end: partitions -> features -> scores -> one Parquet per shard.
-const scoring = await listPartitions(dataset, { from: values.to, to: values['score-to'] });
+const scoring = await listPartitions(dataset, { from: values['score-from'], to: values['score-to'] });
 const scoringRows = scoring.reduce((sum, p) => sum + p.manifest.rowCount, 0);
-for (const workers of [1, 2]) {
-  const out = path.join(home, `predictions-${workers}`);
+// Model-only reads the very rows end-to-end scores, into memory first.
+const { batch } = await readFeatures({ partitions: scoring, fitted: candidate.fitted, withLabels: false });
+const k = candidate.layout.featureCount;
+console.log(
+  `scoring ${fmt(scoringRows)} rows (${scoring.length} days ${values['score-from']}..${values['score-to']}), ${runs} runs each, medians:`,
+);
+
+interface Row {
+  workers: number;
+  start: number;
+  modelOnly: number;
+  warm: number;
+  cold: number;
+}
+const table: Row[] = [];
+let outputs = 0;
+const endToEnd = async (workers: number, pool?: ScoringPool) => {
+  const outputDir = path.join(home, `predictions-${outputs++}`);
   const started = performance.now();
-  await scoreBatch({
+  const result = await scoreBatch({
     model: 'flights-delay',
     modelVersion: 1,
     artifactDir: artifact.dir,
     manifestSha256: artifact.manifestSha256,
     partitions: scoring,
-    outputDir: out,
+    outputDir,
     logicalDate: values['score-to'] as string,
     workers,
+    ...(pool ? { pool } : {}),
   });
-  const seconds = (performance.now() - started) / 1000;
-  const rate = scoringRows / seconds;
-  console.log(
-    `end-to-end Parquet -> Parquet, ${workers} worker(s): ${fmt(rate)} rows/s (${fmt(scoringRows)} rows, ${seconds.toFixed(2)} s incl. worker start), ` +
-      `${((rate / (modelOnly[workers] ?? rate)) * 100).toFixed(0)}% of the model-only rate`,
-  );
+  const rate = result.manifest.rowCount / ((performance.now() - started) / 1000);
+  await rm(outputDir, { recursive: true, force: true });
+  return rate;
+};
+for (const workers of [1, 2]) {
+  const opened = performance.now();
+  const pool = await ScoringPool.open({
+    artifactDir: artifact.dir,
+    manifestSha256: artifact.manifestSha256,
+    workers,
+  });
+  const start = (performance.now() - opened) / 1000;
+  const modelOnly: number[] = [];
+  const warm: number[] = [];
+  const cold: number[] = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      const started = performance.now();
+      await scoreRowsSharded(pool, batch.features, batch.rowCount, k);
+      modelOnly.push(batch.rowCount / ((performance.now() - started) / 1000));
+      warm.push(await endToEnd(workers, pool));
+    }
+  } finally {
+    await pool.close();
+  }
+  for (let run = 0; run < runs; run++) cold.push(await endToEnd(workers));
+  table.push({ workers, start, modelOnly: median(modelOnly), warm: median(warm), cold: median(cold) });
 }
 clearInterval(sampler);
-console.log(`peak RSS (main thread's process, workers included): ${fmt(peakRss / 1024 / 1024)} MB`);
+
+const pct = (x: number, of: number) => `${((x / of) * 100).toFixed(0)}%`;
+console.log('| workers | start s | model-only rows/s | end-to-end warm | ratio | end-to-end cold | ratio |');
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const row of table) {
+  console.log(
+    `| ${row.workers} | ${row.start.toFixed(1)} | ${fmt(row.modelOnly)} | ${fmt(row.warm)} | ${pct(row.warm, row.modelOnly)} | ${fmt(row.cold)} | ${pct(row.cold, row.modelOnly)} |`,
+  );
+}
+const [one, two] = table;
+if (one && two) {
+  console.log(
+    `2 workers / 1: model-only ${(two.modelOnly / one.modelOnly).toFixed(2)}x, end-to-end warm ${(two.warm / one.warm).toFixed(2)}x, cold ${(two.cold / one.cold).toFixed(2)}x`,
+  );
+}
+console.log(`peak RSS (the process: main thread and workers): ${fmt(peakRss / 1024 / 1024)} MB`);
 await rm(home, { recursive: true, force: true });

@@ -15,10 +15,29 @@ export interface InputLayout {
 
 export interface CategoricalInput {
   name: string;
+  /** The slot holding the index; -1 for a derived input (see `derived`). */
   slot: number;
   /** Indices are in [0, cardinality); 0 is the out-of-vocabulary bucket. */
   cardinality: number;
+  /** Computed per row from other slots instead of read from one; recorded in the artifact. */
+  derived?: DerivedIndex;
 }
+
+/**
+ * An index computed from the vector, so a model can embed what the data plane encodes another
+ * way. `cycleBucket`: the bucket of a cyclic feature's position (hour of day 0..23 from its
+ * sin and cos slots). `cross`: the exact product of earlier categorical inputs (mixed radix:
+ * origin x hour has 101 x 24 cells), so each cell gets its own embedding, what a per-(origin,
+ * hour) delay-rate table knows.
+ */
+export type DerivedIndex =
+  | { kind: 'cycleBucket'; sinSlot: number; cosSlot: number; buckets: number }
+  | { kind: 'cross'; parts: number[] };
+
+/** How a recipe asks for derived inputs, by feature and input names. */
+export type DerivedInputSpec =
+  | { name: string; kind: 'cycleBucket'; feature: string; buckets: number }
+  | { name: string; kind: 'cross'; inputs: string[] };
 
 /** The slot shape the data plane's fitted features expose (kept structural: ml knows no data module). */
 export interface SlotDescription {
@@ -33,6 +52,7 @@ export interface SlotDescription {
 export function inputLayoutFromSlots(
   slots: readonly SlotDescription[],
   ignore: readonly string[] = [],
+  derived: readonly DerivedInputSpec[] = [],
 ): InputLayout {
   const layout: InputLayout = { featureCount: slots.length, numericSlots: [], categorical: [] };
   slots.forEach((slot, index) => {
@@ -46,7 +66,45 @@ export function inputLayoutFromSlots(
       layout.numericSlots.push(index);
     }
   });
+  for (const spec of derived) {
+    if (spec.kind === 'cycleBucket') {
+      const sinSlot = slots.findIndex((s) => s.name === `${spec.feature}_sin`);
+      const cosSlot = slots.findIndex((s) => s.name === `${spec.feature}_cos`);
+      if (sinSlot < 0 || cosSlot < 0 || !(Number.isInteger(spec.buckets) && spec.buckets >= 2)) {
+        throw new DataError(
+          `derived input ${spec.name}: expected a cyclic feature '${spec.feature}' and buckets >= 2, found slots ${slots.map((s) => s.name).join(', ')}`,
+        );
+      }
+      layout.categorical.push({
+        name: spec.name,
+        slot: -1,
+        cardinality: spec.buckets,
+        derived: { kind: 'cycleBucket', sinSlot, cosSlot, buckets: spec.buckets },
+      });
+      continue;
+    }
+    const parts = spec.inputs.map((name) => layout.categorical.findIndex((c) => c.name === name));
+    if (parts.length < 2 || parts.some((p) => p < 0)) {
+      throw new DataError(
+        `derived input ${spec.name}: expected two or more categorical inputs among ${layout.categorical.map((c) => c.name).join(', ')}, found ${spec.inputs.join(', ')}`,
+      );
+    }
+    const cardinality = parts.reduce(
+      (product, p) => product * (layout.categorical[p] as CategoricalInput).cardinality,
+      1,
+    );
+    layout.categorical.push({ name: spec.name, slot: -1, cardinality, derived: { kind: 'cross', parts } });
+  }
   return layout;
+}
+
+/** Bucket of a cycle position from its sin and cos, in [0, buckets). */
+export function cycleBucket(sin: number, cos: number, buckets: number): number {
+  const turn = Math.atan2(sin, cos) / (2 * Math.PI);
+  // Float32 sin/cos put 14:00:00 up to 4e-7 hour off; a departure is never within 1e-4 bucket
+  // (0.36 s) before the next bucket, so the nudge only fixes those exact boundaries.
+  const bucket = Math.floor((turn < 0 ? turn + 1 : turn) * buckets + 1e-4);
+  return bucket >= buckets ? bucket - buckets : bucket;
 }
 
 /**
@@ -74,7 +132,24 @@ export function modelInputs(
     }
     for (let c = 0; c < layout.categorical.length; c++) {
       const input = layout.categorical[c] as CategoricalInput;
-      const value = features[base + input.slot] as number;
+      const derived = input.derived;
+      let value: number;
+      if (derived === undefined) value = features[base + input.slot] as number;
+      else if (derived.kind === 'cycleBucket') {
+        value = cycleBucket(
+          features[base + derived.sinSlot] as number,
+          features[base + derived.cosSlot] as number,
+          derived.buckets,
+        );
+      } else {
+        // Parts are earlier inputs, already checked and written for this row.
+        value = 0;
+        for (const part of derived.parts) {
+          value =
+            value * (layout.categorical[part] as CategoricalInput).cardinality +
+            ((categorical[part] as Int32Array)[r] as number);
+        }
+      }
       if (!(Number.isInteger(value) && value >= 0 && value < input.cardinality)) {
         throw new DataError(
           `feature ${input.name} at row ${source}: expected an index in [0, ${input.cardinality}), found ${value}`,

@@ -8,6 +8,10 @@ export interface TabularModelOptions {
   hidden: number[];
   /** Embedding width per categorical input; default min(8, ceil(cardinality^0.25 * 2)). */
   embeddingDim?: number;
+  /** Per-input widths by input name, overriding `embeddingDim`. */
+  embeddingDims?: Record<string, number>;
+  /** L2 penalty on embedding tables; keeps rare cells (a small airport at 5 am) near zero. */
+  embeddingL2?: number;
   /** `sigmoid` for a probability, `linear` for regression. */
   output: 'sigmoid' | 'linear';
 }
@@ -30,7 +34,10 @@ export function buildTabularModel(layout: InputLayout, options: TabularModelOpti
   for (const categorical of layout.categorical) {
     const input = tfl.input({ shape: [1], dtype: 'int32', name: `${categorical.name}_index` });
     inputs.push(input);
-    const dim = options.embeddingDim ?? Math.min(8, Math.ceil(categorical.cardinality ** 0.25 * 2));
+    const dim =
+      options.embeddingDims?.[categorical.name] ??
+      options.embeddingDim ??
+      Math.min(8, Math.ceil(categorical.cardinality ** 0.25 * 2));
     const embedded = tfl.layers
       .embedding({
         inputDim: categorical.cardinality,
@@ -41,6 +48,9 @@ export function buildTabularModel(layout: InputLayout, options: TabularModelOpti
           seed: nextSeed(),
         }),
         name: `${categorical.name}_embedding`,
+        ...(options.embeddingL2
+          ? { embeddingsRegularizer: tfl.regularizers.l2({ l2: options.embeddingL2 }) }
+          : {}),
       })
       .apply(input) as tfl.SymbolicTensor;
     parts.push(

@@ -1,5 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { InputLayout } from './inputs.ts';
+import type { DerivedInputSpec, InputLayout } from './inputs.ts';
 import type { TrainingTask } from './train.ts';
 
 /** Training settings a pipeline declares; the CLI and the DAG may override some per run. */
@@ -24,6 +24,22 @@ export interface ModelRecipe {
   task: TrainingTask;
   /** Features of the spec this model does not read (the vector keeps their slots). */
   ignoreFeatures?: string[];
+  /** Categorical inputs computed from the vector (hour buckets, crosses); see inputs.ts. */
+  derivedInputs?: DerivedInputSpec[];
+  /**
+   * The baseline a candidate is reported against on the holdout week: each group's positive
+   * rate on the training window, a group being a slice column's value and a cyclic feature's
+   * bucket (origin and departure hour), falling back to the slice value's rate, then the
+   * window's. Binary tasks only.
+   */
+  baseline?: GroupRateBaselineSpec;
   build(layout: InputLayout, seed: number): tfl.LayersModel;
   training: TrainingSettings;
+}
+
+export interface GroupRateBaselineSpec {
+  /** A slice column of the feature spec (its rows' values come with every read). */
+  slice: string;
+  /** A cyclic feature and how many buckets its cycle is cut into (24 for the hour of day). */
+  bucket: { feature: string; buckets: number };
 }

@@ -8,8 +8,9 @@ import { initBackend } from '../../ml/backend.ts';
 import { loadPipeline } from '../../ml/pipeline.ts';
 import { scoreBatch } from '../../ml/score/index.ts';
 import { trainPipeline } from '../../ml/trainPipeline.ts';
+import { resolveModelRef } from '../../registry/aliases.ts';
 import { registerCandidate } from '../../registry/registerCandidate.ts';
-import { artifactDirOf, getModelVersion, resolveModelVersion } from '../../registry/versions.ts';
+import { artifactDirOf, getModelVersion } from '../../registry/versions.ts';
 import { configFrom, parsePositiveInteger, withStore } from '../context.ts';
 import { printJson } from '../format.ts';
 
@@ -112,6 +113,17 @@ export function registerMlCommands(program: Command): void {
             `${candidate.training.validationRows.toLocaleString('en-US')} rows (${partitions.length} days, ${backend.name}, ` +
             `best epoch ${candidate.training.bestEpoch} of ${candidate.training.curves.length})\n`,
         );
+        const holdout = candidate.metrics.holdout;
+        process.stdout.write(
+          holdout === undefined
+            ? `no holdout: no ${pipeline.model.dataset} partitions in the 7 days after ${to}\n`
+            : `holdout ${holdout.from}..${holdout.to} (${holdout.rows.toLocaleString('en-US')} rows): model AUC ${holdout.auc.toFixed(4)}` +
+                (holdout.baselineAuc === undefined
+                  ? ''
+                  : `, baseline AUC ${holdout.baselineAuc.toFixed(4)} (${baselineName(pipeline)} on ${from}..${to}), ` +
+                    `${holdout.auc > holdout.baselineAuc ? '+' : ''}${(holdout.auc - holdout.baselineAuc).toFixed(4)}`) +
+                `; log loss ${holdout.logLoss.toFixed(4)}\n`,
+        );
       });
     });
 
@@ -119,15 +131,18 @@ export function registerMlCommands(program: Command): void {
     .command('score <pipeline>')
     .description('score partitions with a model version into one Parquet file per shard plus a manifest')
     .requiredOption(
-      '--model <name@version>',
-      'the model version, e.g. flights-delay@3 or flights-delay@latest',
+      '--model <name@version|alias>',
+      'the model version, e.g. flights-delay@3, flights-delay@latest or flights-delay@champion',
     )
     .requiredOption(
       '--input <dir>',
-      'a partition folder (…/date=YYYY-MM-DD) or a dataset folder with --from/--to',
+      'a partition folder (…/date=YYYY-MM-DD), or a dataset folder with --from/--to or --date',
     )
     .requiredOption('--output <dir>', 'folder for shard-*.parquet and _manifest.json')
-    .option('--date <date>', 'logical date written into every row (default: the single input date)')
+    .option(
+      '--date <date>',
+      'logical date written into every row (default: the single input date); with a dataset folder and no --from/--to, the day scored',
+    )
     .option('--from <date>', 'with a dataset folder: first day')
     .option('--to <date>', 'with a dataset folder: last day included')
     .option('--workers <n>', 'worker threads (default: one per core)', parsePositiveInteger('--workers'))
@@ -145,7 +160,7 @@ export function registerMlCommands(program: Command): void {
           : undefined;
       if (logicalDate === undefined)
         throw new UsageError('--date is required when the input spans several days');
-      const version = await withStore(config, (store) => resolveModelVersion(store, flags.model));
+      const version = await withStore(config, (store) => resolveModelRef(store, flags.model));
       const result = await scoreBatch({
         model: version.model,
         modelVersion: version.version,
@@ -188,11 +203,24 @@ async function resolveInput(flags: ScoreFlags): Promise<Partition[]> {
         from: parseDay(base.slice(5), '--input'),
         to: parseDay(base.slice(5), '--input'),
       })
-    : await listPartitions(input, {
-        ...(flags.from ? { from: parseDay(flags.from, '--from') } : {}),
-        ...(flags.to ? { to: parseDay(flags.to, '--to') } : {}),
-      });
+    : flags.from === undefined && flags.to === undefined && flags.date !== undefined
+      ? // `--input data/flights --date D`: day D, not every day under the folder.
+        await listPartitions(input, {
+          from: parseDay(flags.date, '--date'),
+          to: parseDay(flags.date, '--date'),
+        })
+      : await listPartitions(input, {
+          ...(flags.from ? { from: parseDay(flags.from, '--from') } : {}),
+          ...(flags.to ? { to: parseDay(flags.to, '--to') } : {}),
+        });
   if (partitions.length === 0)
     throw new UsageError(`--input: no complete partition (with _manifest.json) at ${input}`);
   return partitions;
+}
+
+function baselineName(pipeline: {
+  model: { baseline?: { slice: string; bucket: { feature: string } } };
+}): string {
+  const spec = pipeline.model.baseline;
+  return spec ? `rate per (${spec.slice}, ${spec.bucket.feature})` : 'baseline';
 }

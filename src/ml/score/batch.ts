@@ -20,6 +20,12 @@ export interface ScoreBatchOptions extends Omit<ScoringPoolOptions, 'artifactDir
   /** Rows per shard (whole files are grouped up to it); default 262,144. */
   shardRows?: number;
   onShard?: (done: number, total: number, rows: number) => void;
+  /**
+   * Score on this pool (already started on the same artifact) and leave it open: a caller
+   * scoring several batches pays the workers' start once. Default: a pool of its own, started
+   * before the output checks and closed at the end.
+   */
+  pool?: ScoringPool;
 }
 
 export interface PredictionsManifest {
@@ -62,6 +68,17 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
   const log = childLogger({ component: 'score', model: options.model, date: options.logicalDate });
   await mkdir(options.outputDir, { recursive: true });
   const shards = planFileShards(inputFilesOf(options.partitions), options.shardRows ?? 262_144);
+  const ownPool = options.pool === undefined;
+  // Started before the rerun checks below (they hash every existing output): the workers'
+  // start overlaps them. Sized from the shard count, not from what is left to do.
+  let pool =
+    options.pool ??
+    (shards.length > 0
+      ? ScoringPool.start({
+          ...options,
+          workers: Math.min(options.workers ?? Number.MAX_SAFE_INTEGER, shards.length),
+        })
+      : undefined);
   const done = new Map<string, ShardSidecar>();
   const todo: FileShard[] = [];
   for (const shard of shards) {
@@ -77,18 +94,18 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
   await removeStaleOutputs(options.outputDir, new Set(shards.map((shard) => shard.name)));
   log.info({ shards: shards.length, skipped: done.size }, 'scoring shards');
   let backend: string | undefined;
-  if (todo.length > 0) {
-    const pool = await ScoringPool.open({
-      ...options,
-      workers: Math.min(options.workers ?? Number.MAX_SAFE_INTEGER, todo.length),
-    });
-    backend = pool.backend;
+  if (todo.length === 0 && ownPool && pool) {
+    await pool.close();
+    pool = undefined;
+  }
+  if (todo.length > 0 && pool) {
+    const active = pool;
     let finished = done.size;
     let rowsDone = 0;
     try {
       await Promise.all(
         todo.map(async (shard) => {
-          const result = (await pool.submit({
+          const result = (await active.submit({
             shard: shard.name,
             job: (attempt) => ({
               kind: 'fileShard',
@@ -112,8 +129,9 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
           done.set(shard.name, sidecar);
         }),
       );
+      backend = active.backend;
     } finally {
-      await pool.close();
+      if (ownPool) await active.close();
     }
   }
   const ordered = shards.map((shard) => done.get(shard.name) as ShardSidecar);

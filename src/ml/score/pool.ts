@@ -87,17 +87,44 @@ export class ScoringPool {
 
   /** Starts the workers and waits until each has loaded the model. */
   static async open(options: ScoringPoolOptions): Promise<ScoringPool> {
-    const pool = new ScoringPool(options);
-    for (let index = 0; index < pool.size; index++) pool.slots.push(pool.spawn(index));
+    const pool = ScoringPool.start(options);
     try {
-      const backends = await Promise.all(pool.slots.map((slot) => slot.ready));
-      pool.backend = backends[0];
+      await pool.started;
     } catch (error) {
       await pool.close();
       throw error;
     }
     return pool;
   }
+
+  /**
+   * Starts the workers without waiting: jobs may be submitted at once, and each worker takes
+   * one as soon as its model is loaded (a worker thread takes 1-3 s to load tsx, TF.js and the
+   * artifact, so the caller overlaps that with its own preparation). `started` settles when
+   * every worker is up; if one cannot load the model, queued and later jobs are refused with
+   * that error rather than waiting forever.
+   */
+  static start(options: ScoringPoolOptions): ScoringPool {
+    const pool = new ScoringPool(options);
+    for (let index = 0; index < pool.size; index++) pool.slots.push(pool.spawn(index));
+    pool.started = Promise.all(pool.slots.map((slot) => slot.ready)).then(
+      (backends) => {
+        pool.backend = backends[0];
+      },
+      (error: unknown) => {
+        pool.startError = error instanceof Error ? error : new NightshiftError(String(error));
+        for (const pending of pool.queue.splice(0)) pending.reject(pool.startError);
+        throw pool.startError;
+      },
+    );
+    // Reported through `started` (open awaits it) or through the jobs it refuses.
+    pool.started.catch(() => undefined);
+    return pool;
+  }
+
+  /** Settles when every worker has loaded the model (see `start`). */
+  started: Promise<void> = Promise.resolve();
+  private startError: Error | undefined;
 
   /** Runs every job; resolves with results in job order, or rejects on the first shard that fails for good. */
   run(items: readonly PoolJob[]): Promise<ScoringResult[]> {
@@ -106,6 +133,7 @@ export class ScoringPool {
 
   submit(item: PoolJob): Promise<ScoringResult> {
     if (this.closed) return Promise.reject(new NightshiftError('the scoring pool is closed'));
+    if (this.startError) return Promise.reject(this.startError);
     return new Promise((resolve, reject) => {
       this.queue.push({ item, attempt: 1, resolve, reject });
       this.dispatch();
