@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { loadDags } from '../../dag/index.ts';
+import { UsageError } from '../../errors.ts';
+import { clockFromEnv } from '../../scheduler/clock.ts';
+import { startApiServer } from '../../server/index.ts';
+import { configFrom, withStore } from '../context.ts';
+
+function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65_535) {
+    throw new UsageError(`invalid --port '${value}': expected 0 to 65535 (0 picks a free port)`);
+  }
+  return Number(value);
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'HTTP API: GET /api/dags, GET /api/runs?dag=, GET /api/runs/:id, POST /api/dags/:id/runs (Bearer NIGHTSHIFT_API_TOKEN)',
+    )
+    .option(
+      '--host <host>',
+      'address to listen on (beyond loopback only with NIGHTSHIFT_API_TOKEN)',
+      '127.0.0.1',
+    )
+    .option('--port <n>', 'port (0 picks a free one)', parsePort, 8080)
+    .action(async (options: { host: string; port: number }, command: Command) => {
+      const config = configFrom(command);
+      const token = process.env.NIGHTSHIFT_API_TOKEN?.trim() || undefined;
+      const { dags, errors } = await loadDags(config.dagsDir);
+      for (const error of errors) process.stderr.write(`error: ${error.message}\n`);
+      await withStore(config, async (store) => {
+        const { app, url } = await startApiServer({
+          store,
+          dags,
+          apiToken: token,
+          clock: clockFromEnv(),
+          host: options.host,
+          port: options.port,
+        });
+        process.stdout.write(`listening on ${url}${token ? '' : ' (no NIGHTSHIFT_API_TOKEN: reads only)'}\n`);
+        await new Promise<void>((resolve) => {
+          const stop = () => {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            resolve();
+          };
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+        });
+        await app.close();
+      });
+    });
+}

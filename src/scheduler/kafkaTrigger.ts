@@ -1,0 +1,129 @@
+// Starts runs from Kafka messages: each message names a date in one of its JSON fields, and
+// starts (creates, queued) the DAG's manual run for that date. A second message for the same
+// date starts nothing: the run exists, and the unique (dag_id, logical_date) constraint holds
+// even with several trigger consumers in one group or across groups.
+import { DateTime } from 'luxon';
+import { formatLogicalDate, isIsoDate } from '../dag/index.ts';
+import type { Dag } from '../dag/types.ts';
+import type { KafkaClient } from '../data/kafka/client.ts';
+import { errorMessage, UsageError } from '../errors.ts';
+import { childLogger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+import { triggerRun } from './trigger.ts';
+
+/** What a DAG declares: `triggers: [{ kafka: { topic, dateField } }]`. */
+export interface KafkaTriggerSpec {
+  dagId: string;
+  topic: string;
+  /** The JSON field holding the date: `YYYY-MM-DD`, or an ISO 8601 instant (its date in the DAG's zone). */
+  dateField: string;
+}
+
+export interface KafkaTriggerEvent {
+  topic: string;
+  partition: number;
+  offset: string;
+  outcome: 'created' | 'exists' | 'rejected';
+  logicalDate?: string;
+  runId?: number;
+  /** Why a message was rejected: what was expected and what was found. */
+  reason?: string;
+}
+
+export interface KafkaTriggerOptions {
+  store: Store;
+  dag: Dag;
+  trigger: KafkaTriggerSpec;
+  kafka: KafkaClient;
+  /** Default `nightshift-trigger-<dagId>`: trigger consumers of one DAG share the topic's messages. */
+  groupId?: string;
+  /** Read the topic from its start when the group has no committed offset (default false). */
+  fromBeginning?: boolean;
+  onEvent?: (event: KafkaTriggerEvent) => void;
+}
+
+export interface RunningKafkaTrigger {
+  stop(): Promise<void>;
+}
+
+/** The date a message asks for, or why it cannot be read. */
+export function dateFromMessage(
+  value: Buffer | null,
+  dateField: string,
+  timezone: string,
+): { date: string } | { reason: string } {
+  if (value === null) return { reason: 'empty message: expected a JSON object' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString('utf8'));
+  } catch (error) {
+    return { reason: `not JSON (${errorMessage(error)}): expected a JSON object with '${dateField}'` };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return {
+      reason: `expected a JSON object with '${dateField}', found ${Array.isArray(parsed) ? 'an array' : typeof parsed}`,
+    };
+  }
+  const raw = (parsed as Record<string, unknown>)[dateField];
+  if (typeof raw !== 'string') {
+    return {
+      reason: `field '${dateField}': expected a date string (YYYY-MM-DD), found ${JSON.stringify(raw) ?? 'nothing'}`,
+    };
+  }
+  if (isIsoDate(raw)) return { date: raw };
+  const instant = DateTime.fromISO(raw, { setZone: true });
+  if (raw.includes('T') && instant.isValid) {
+    return { date: formatLogicalDate(instant.toJSDate(), timezone) };
+  }
+  return { reason: `field '${dateField}': expected YYYY-MM-DD or an ISO 8601 instant, found '${raw}'` };
+}
+
+async function startRunForMessage(
+  store: Store,
+  dag: Dag,
+  trigger: KafkaTriggerSpec,
+  value: Buffer | null,
+  where: { topic: string; partition: number; offset: string },
+): Promise<KafkaTriggerEvent> {
+  const found = dateFromMessage(value, trigger.dateField, dag.timezone);
+  if ('reason' in found) return { ...where, outcome: 'rejected', reason: found.reason };
+  try {
+    const { run, created } = await triggerRun(store, dag, { date: found.date });
+    return { ...where, outcome: created ? 'created' : 'exists', logicalDate: found.date, runId: run.id };
+  } catch (error) {
+    // A day the schedule skips; anything else (the database) is redelivered.
+    if (!(error instanceof UsageError)) throw error;
+    return { ...where, outcome: 'rejected', logicalDate: found.date, reason: error.message };
+  }
+}
+
+/**
+ * Consumes the trigger topic and starts one run per date. A message that cannot start a run
+ * (not JSON, no date, a day the schedule skips) is logged with its topic, partition and offset,
+ * and skipped; a database error is thrown, so kafkajs redelivers the message.
+ */
+export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<RunningKafkaTrigger> {
+  const { store, dag, trigger } = options;
+  if (trigger.dagId !== dag.id) {
+    throw new UsageError(`Kafka trigger for DAG '${trigger.dagId}' given DAG '${dag.id}'`);
+  }
+  const log = childLogger({ dag: dag.id, component: 'kafka-trigger' });
+  const consumer = options.kafka.consumer({ groupId: options.groupId ?? `nightshift-trigger-${dag.id}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: trigger.topic, fromBeginning: options.fromBeginning ?? false });
+    await consumer.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        const where = { topic, partition, offset: message.offset };
+        const event = await startRunForMessage(store, dag, trigger, message.value, where);
+        if (event.outcome === 'rejected') log.error(event, `trigger message rejected: ${event.reason}`);
+        else log.info(event, event.outcome === 'created' ? 'run triggered' : 'run exists; nothing started');
+        options.onEvent?.(event);
+      },
+    });
+  } catch (error) {
+    await consumer.disconnect().catch(() => {});
+    throw error;
+  }
+  return { stop: () => consumer.disconnect() };
+}
