@@ -1,14 +1,19 @@
 import { Command, CommanderError } from 'commander';
 import { DagValidationError, NightshiftError, UsageError } from '../errors.ts';
 import { PromotionRefusedError } from '../registry/aliases.ts';
+import { registerBackfillCommand } from './commands/backfill.ts';
 import { registerDagCommands } from './commands/dags.ts';
 import { registerDataCommands } from './commands/data.ts';
+import { registerDemoCommand } from './commands/demo.ts';
 import { registerKafkaCommands } from './commands/kafka.ts';
 import { registerMlCommands } from './commands/ml.ts';
 import { registerModelCommands } from './commands/models.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerRunsCommands } from './commands/runs.ts';
+import { registerSchedulerCommand } from './commands/scheduler.ts';
+import { registerServeCommand } from './commands/serve.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
+import { registerTriggerCommand } from './commands/trigger.ts';
 import { EXIT_FAILED, EXIT_USAGE } from './context.ts';
 
 export function buildProgram(): Command {
@@ -36,6 +41,11 @@ export function buildProgram(): Command {
   registerDataCommands(program);
   registerKafkaCommands(program);
   registerMlCommands(program);
+  registerDemoCommand(program);
+  registerSchedulerCommand(program);
+  registerBackfillCommand(program);
+  registerTriggerCommand(program);
+  registerServeCommand(program);
   // Usage errors at any depth (`data prepare flights --from x`) end in main's exit code 2.
   const overrideExits = (command: Command): void => {
     command.exitOverride();
