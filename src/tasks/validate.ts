@@ -73,6 +73,8 @@ export function validateTask(plan: () => Promise<NightlyPlan>) {
       candidateMetrics: brief(candidateEvaluation),
       championMetrics: brief(championEvaluation),
       failedRules: blessing.rules.filter((rule) => rule.verdict === 'fail').map((rule) => rule.reason),
+      // Every rule's verdict and reason, so that `runs show` shows the blessing too.
+      rules: blessing.rules.map((rule) => ({ rule: rule.rule, verdict: rule.verdict, reason: rule.reason })),
     };
   };
 }
