@@ -39,3 +39,25 @@ export function parsePositiveInteger(name: string) {
     return Number(value);
   };
 }
+
+/**
+ * Ctrl-C (or SIGTERM) aborts the returned signal once, so that running tasks are handed back;
+ * a second one exits at once. `dispose` removes the handlers.
+ */
+export function interruptSignal(message: string): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(`stopping: ${message} (Ctrl-C again to exit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

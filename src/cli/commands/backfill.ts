@@ -8,7 +8,7 @@ import {
   type ReprocessMode,
   runBackfill,
 } from '../../scheduler/backfill.ts';
-import { configFrom, EXIT_FAILED, parsePositiveInteger, withStore } from '../context.ts';
+import { configFrom, EXIT_FAILED, interruptSignal, parsePositiveInteger, withStore } from '../context.ts';
 import { formatTable, printJson, truncate } from '../format.ts';
 
 interface BackfillCommandOptions {
@@ -65,14 +65,7 @@ export function registerBackfillCommand(program: Command): void {
         }
         return;
       }
-      const controller = new AbortController();
-      const onSignal = () => {
-        if (controller.signal.aborted) process.exit(130);
-        process.stderr.write('stopping: running tasks are handed back, no new run starts\n');
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const interrupt = interruptSignal('running tasks are handed back, no new run starts');
       try {
         await withStore(config, async (store) => {
           const outcomes = await runBackfill({
@@ -84,7 +77,7 @@ export function registerBackfillCommand(program: Command): void {
             reprocess,
             maxActive: options.maxActive,
             concurrency: options.concurrency,
-            signal: controller.signal,
+            signal: interrupt.signal,
             onOutcome: options.json
               ? undefined
               : (outcome) =>
@@ -115,8 +108,7 @@ export function registerBackfillCommand(program: Command): void {
           }
         });
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interrupt.dispose();
       }
     });
 }

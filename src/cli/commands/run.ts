@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { findDag, isIsoDate, parseLogicalDate, runDag, runForDay } from '../../dag/index.ts';
 import type { JsonObject } from '../../dag/types.ts';
 import { UsageError } from '../../errors.ts';
-import { configFrom, EXIT_FAILED, parsePositiveInteger, withStore } from '../context.ts';
+import { configFrom, EXIT_FAILED, interruptSignal, parsePositiveInteger, withStore } from '../context.ts';
 import { summarizeRun, summarizeTasks } from '../describeRun.ts';
 import { formatDuration, formatTable, printJson, truncate } from '../format.ts';
 
@@ -54,14 +54,7 @@ export function registerRunCommand(program: Command): void {
         throw new UsageError(`unknown DAG '${dagId}': no ${dagId}.ts in ${config.dagsDir} (see 'dags list')`);
       const logicalDate = runForDay(dag, options.date).start;
 
-      const controller = new AbortController();
-      const onSignal = () => {
-        if (controller.signal.aborted) process.exit(130);
-        process.stderr.write('stopping: running tasks are handed back (Ctrl-C again to exit at once)\n');
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const interrupt = interruptSignal('running tasks are handed back');
       try {
         await withStore(config, async (store) => {
           const result = await runDag({
@@ -71,7 +64,7 @@ export function registerRunCommand(program: Command): void {
             logicalDate,
             conf,
             concurrency: options.concurrency,
-            signal: controller.signal,
+            signal: interrupt.signal,
           });
           const tasks = await summarizeTasks(store, result.run.id);
           const run = summarizeRun(result.run, dag.timezone);
@@ -98,8 +91,7 @@ export function registerRunCommand(program: Command): void {
           if (result.state !== 'success') process.exitCode = EXIT_FAILED;
         });
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interrupt.dispose();
       }
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadDags } from '../../dag/index.ts';
 import { UsageError } from '../../errors.ts';
 import { clockFromEnv, runScheduler } from '../../scheduler/index.ts';
-import { configFrom, EXIT_FAILED, parsePositiveInteger, withStore } from '../context.ts';
+import { configFrom, EXIT_FAILED, interruptSignal, parsePositiveInteger, withStore } from '../context.ts';
 import { printJson } from '../format.ts';
 
 interface SchedulerCommandOptions {
@@ -40,14 +40,7 @@ export function registerSchedulerCommand(program: Command): void {
       const { dags, errors } = await loadDags(config.dagsDir);
       // A broken DAG file must not stop the others from running.
       for (const error of errors) process.stderr.write(`error: ${error.message}\n`);
-      const controller = new AbortController();
-      const onSignal = () => {
-        if (controller.signal.aborted) process.exit(130);
-        process.stderr.write('stopping: running tasks are handed back (Ctrl-C again to exit at once)\n');
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const interrupt = interruptSignal('running tasks are handed back');
       try {
         await withStore(config, async (store) => {
           const report = await runScheduler({
@@ -59,7 +52,7 @@ export function registerSchedulerCommand(program: Command): void {
             pollMs: options.pollMs,
             concurrency: options.concurrency,
             once: options.once,
-            signal: controller.signal,
+            signal: interrupt.signal,
             onScheduled: options.json
               ? undefined
               : (run) =>
@@ -76,8 +69,7 @@ export function registerSchedulerCommand(program: Command): void {
             process.exitCode = EXIT_FAILED;
         });
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interrupt.dispose();
       }
     });
 }
