@@ -3,8 +3,8 @@ import { defineDag, listRuns, listTaskInstances, runDag } from '../../src/dag/in
 import type { Dag } from '../../src/dag/types.ts';
 import { backfillDates, runBackfill } from '../../src/scheduler/backfill.ts';
 import { triggerRun } from '../../src/scheduler/trigger.ts';
+import { runCli } from '../helpers/child.ts';
 import { openTestEnvironment, storeKinds, type TestEnvironment } from '../helpers/stores.ts';
-import { runSchedulingCli } from './cliHarness.ts';
 
 function countingDag(id: string, calls: string[], failOn: Set<string> = new Set()): Dag {
   return defineDag({
@@ -44,7 +44,7 @@ describe('backfill dates', () => {
   });
 
   it('prints five logical dates for flights-nightly with --dry-run --json, creating nothing', async () => {
-    const { code, stdout, stderr } = await runSchedulingCli(
+    const { code, stdout, stderr } = await runCli(
       ['backfill', 'flights-nightly', '--from', '2001-02-01', '--to', '2001-02-05', '--dry-run', '--json'],
       { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
     );
@@ -60,7 +60,7 @@ describe('backfill dates', () => {
   });
 
   it('refuses a bad --reprocess with one line and exit 2', async () => {
-    const result = await runSchedulingCli([
+    const result = await runCli([
       'backfill',
       'example',
       '--from',

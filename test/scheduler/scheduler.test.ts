@@ -6,10 +6,9 @@ import type { Dag } from '../../src/dag/types.ts';
 import { runScheduler, scheduleDueRuns } from '../../src/scheduler/index.ts';
 import { triggerRun } from '../../src/scheduler/trigger.ts';
 import type { Store } from '../../src/store/index.ts';
-import { repoRoot } from '../helpers/child.ts';
+import { repoRoot, runCli } from '../helpers/child.ts';
 import { describeWithPostgres } from '../helpers/services.ts';
 import { openTestEnvironment, storeKinds, type TestEnvironment, tempDagsDir } from '../helpers/stores.ts';
-import { runSchedulingCli } from './cliHarness.ts';
 
 const at = (iso: string) => new Date(iso);
 
@@ -159,10 +158,7 @@ export default defineDag({ id: 'hourly', description: '', schedule: '0 * * * *',
   it('two schedulers at once create each run once; a restart later misses none', async () => {
     const childEnv = { ...env.env, NIGHTSHIFT_DAGS: dagsDir, NIGHTSHIFT_NOW: '2001-10-29T00:00:00Z' };
     const args = ['scheduler', '--once', '--no-execute'];
-    const [first, second] = await Promise.all([
-      runSchedulingCli(args, childEnv),
-      runSchedulingCli(args, childEnv),
-    ]);
+    const [first, second] = await Promise.all([runCli(args, childEnv), runCli(args, childEnv)]);
     expect([first.code, second.code], first.stderr + second.stderr).toEqual([0, 0]);
     // 2001-10-27 and 2001-10-28 (25 hours: the clocks went back) in Paris make 49 hourly
     // intervals, and the one to 2001-10-29T00:00Z (01:00 CET) is due too: 50.
@@ -176,7 +172,7 @@ export default defineDag({ id: 'hourly', description: '', schedule: '0 * * * *',
     const printed = `${first.stdout}${second.stdout}`.match(/^scheduled run/gm) ?? [];
     expect(printed).toHaveLength(50);
 
-    const restarted = await runSchedulingCli(args, { ...childEnv, NIGHTSHIFT_NOW: '2001-10-29T05:30:00Z' });
+    const restarted = await runCli(args, { ...childEnv, NIGHTSHIFT_NOW: '2001-10-29T05:30:00Z' });
     expect(restarted.code, restarted.stderr).toBe(0);
     expect(await count()).toEqual({ runs: 55, dates: 55 });
     const { rows } = await env.store.query<{ start: Date; end: Date }>(
