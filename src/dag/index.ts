@@ -1,5 +1,13 @@
 export { assertTimeZone, cronError, nextFireTime } from './cron.ts';
 export { DagDefinitionError, defineDag, isDag, isIsoDate } from './define.ts';
+export {
+  type DagSummary,
+  type RunSummary,
+  summarizeDag,
+  summarizeRun,
+  summarizeTasks,
+  type TaskSummary,
+} from './describe.ts';
 export { MAX_LEASE_EXPIRATIONS } from './execute.ts';
 export { dataIntervalFor, formatLogicalDate, parseLogicalDate, runForDay } from './interval.ts';
 export { findDag, type LoadedDags, listDagFiles, loadDagFile, loadDags } from './load.ts';

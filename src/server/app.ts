@@ -1,12 +1,12 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { getRun, isIsoDate, listRuns, listTaskInstances } from '../dag/index.ts';
+import { getRun, isIsoDate, listRuns, listTaskInstances, summarizeDag } from '../dag/index.ts';
 import type { Dag, JsonObject } from '../dag/types.ts';
 import { errorMessage, UsageError } from '../errors.ts';
 import type { Clock } from '../scheduler/clock.ts';
 import { triggerRun } from '../scheduler/trigger.ts';
 import type { Store } from '../store/index.ts';
 import { bearerTokenMatches } from './auth.ts';
-import { dagBody, runBody, taskInstanceBody } from './summaries.ts';
+import { runBody, taskInstanceBody } from './summaries.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -96,7 +96,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return reply.code(500).send({ error: 'internal_error', message: errorMessage(error) });
   });
 
-  app.get('/api/dags', async () => options.dags.map(dagBody));
+  app.get('/api/dags', async () => options.dags.map(summarizeDag));
 
   app.post<{ Params: { id: string }; Body: CreateRunBody | undefined }>(
     '/api/dags/:id/runs',

@@ -1,18 +1,7 @@
-import { type DagRun, formatLogicalDate, type TaskInstance } from '../dag/index.ts';
-import type { Dag, JsonObject, JsonValue } from '../dag/types.ts';
+import { type DagRun, type RunSummary, summarizeRun, type TaskInstance } from '../dag/index.ts';
+import type { JsonValue } from '../dag/types.ts';
 
-export interface RunBody {
-  runId: number;
-  dagId: string;
-  logicalDate: string;
-  dataInterval: { start: string; end: string };
-  state: DagRun['state'];
-  runType: DagRun['runType'];
-  conf: JsonObject;
-  createdAt: string;
-  startedAt: string | null;
-  endedAt: string | null;
-}
+export type RunBody = Omit<RunSummary, 'id' | 'durationMs'> & { runId: number };
 
 export interface TaskInstanceBody {
   taskId: string;
@@ -25,19 +14,10 @@ export interface TaskInstanceBody {
   outputs: JsonValue | null;
 }
 
+/** The API names a run's id `runId`; otherwise it is the same view as `runs show`. */
 export function runBody(run: DagRun, timezone = 'UTC'): RunBody {
-  return {
-    runId: run.id,
-    dagId: run.dagId,
-    logicalDate: formatLogicalDate(run.logicalDate, timezone),
-    dataInterval: { start: run.dataIntervalStart.toISOString(), end: run.dataIntervalEnd.toISOString() },
-    state: run.state,
-    runType: run.runType,
-    conf: run.conf,
-    createdAt: run.createdAt.toISOString(),
-    startedAt: run.startedAt?.toISOString() ?? null,
-    endedAt: run.endedAt?.toISOString() ?? null,
-  };
+  const { id, durationMs: _durationMs, ...rest } = summarizeRun(run, timezone);
+  return { runId: id, ...rest };
 }
 
 export function taskInstanceBody(instance: TaskInstance): TaskInstanceBody {
@@ -50,18 +30,5 @@ export function taskInstanceBody(instance: TaskInstance): TaskInstanceBody {
     endedAt: instance.endedAt?.toISOString() ?? null,
     error: instance.error,
     outputs: instance.outputs,
-  };
-}
-
-export function dagBody(dag: Dag) {
-  return {
-    id: dag.id,
-    description: dag.description,
-    schedule: dag.schedule ?? null,
-    timezone: dag.timezone,
-    startDate: dag.startDate ?? null,
-    catchup: dag.catchup,
-    maxActiveRuns: dag.maxActiveRuns,
-    tasks: dag.tasks.map((task) => ({ id: task.id, deps: task.deps, pool: task.pool ?? null })),
   };
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadDags } from '../../dag/index.ts';
+import { loadDags, summarizeDag } from '../../dag/index.ts';
 import { configFrom, EXIT_FAILED } from '../context.ts';
 import { formatTable, printJson, truncate } from '../format.ts';
 
@@ -13,22 +13,7 @@ export function registerDagCommands(program: Command): void {
       const config = configFrom(command);
       const { dags: loaded, errors } = await loadDags(config.dagsDir);
       for (const error of errors) process.stderr.write(`error: ${error.message}\n`);
-      const listed = loaded.map((dag) => ({
-        id: dag.id,
-        description: dag.description,
-        schedule: dag.schedule ?? null,
-        timezone: dag.timezone,
-        startDate: dag.startDate ?? null,
-        catchup: dag.catchup,
-        maxActiveRuns: dag.maxActiveRuns,
-        tasks: dag.tasks.map((task) => ({
-          id: task.id,
-          deps: task.deps,
-          retries: task.retries,
-          pool: task.pool ?? null,
-        })),
-        file: dag.file ?? null,
-      }));
+      const listed = loaded.map((dag) => ({ ...summarizeDag(dag), file: dag.file ?? null }));
       if (options.json) {
         printJson(listed);
       } else if (listed.length === 0) {

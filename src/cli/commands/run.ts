@@ -1,9 +1,16 @@
 import type { Command } from 'commander';
-import { findDag, isIsoDate, parseLogicalDate, runDag, runForDay } from '../../dag/index.ts';
+import {
+  findDag,
+  isIsoDate,
+  parseLogicalDate,
+  runDag,
+  runForDay,
+  summarizeRun,
+  summarizeTasks,
+} from '../../dag/index.ts';
 import type { JsonObject } from '../../dag/types.ts';
 import { UsageError } from '../../errors.ts';
 import { configFrom, EXIT_FAILED, interruptSignal, parsePositiveInteger, withStore } from '../context.ts';
-import { summarizeRun, summarizeTasks } from '../describeRun.ts';
 import { formatDuration, formatTable, printJson, truncate } from '../format.ts';
 
 interface RunOptions {

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { findDag, getRun, listRuns } from '../../dag/index.ts';
+import { findDag, getRun, listRuns, summarizeRun, summarizeTasks } from '../../dag/index.ts';
 import { UsageError } from '../../errors.ts';
 import { configFrom, parsePositiveInteger, parseRunId, withStore } from '../context.ts';
-import { summarizeRun, summarizeTasks } from '../describeRun.ts';
 import { formatDuration, formatTable, printJson, truncate } from '../format.ts';
 
 export function registerRunsCommands(program: Command): void {

@@ -1,10 +1,16 @@
 import type { Command } from 'commander';
-import { findDag, formatLogicalDate, isIsoDate, parseLogicalDate, runDag } from '../../dag/index.ts';
+import {
+  findDag,
+  formatLogicalDate,
+  isIsoDate,
+  parseLogicalDate,
+  runDag,
+  summarizeRun,
+} from '../../dag/index.ts';
 import { NightshiftError, UsageError } from '../../errors.ts';
 import { clockFromEnv } from '../../scheduler/clock.ts';
 import { triggerRun } from '../../scheduler/trigger.ts';
 import { configFrom, EXIT_FAILED, withStore } from '../context.ts';
-import { summarizeRun } from '../describeRun.ts';
 import { printJson } from '../format.ts';
 import { parseConf } from './run.ts';
 

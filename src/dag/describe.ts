@@ -1,6 +1,41 @@
-import { type DagRun, formatLogicalDate, listTaskAttempts, listTaskInstances } from '../dag/index.ts';
-import type { JsonValue } from '../dag/types.ts';
 import type { Queryable } from '../store/index.ts';
+import { formatLogicalDate } from './interval.ts';
+import type { DagRun } from './sql/rows.ts';
+import { listTaskAttempts, listTaskInstances } from './sql/runQueries.ts';
+import type { Dag, JsonValue } from './types.ts';
+
+/**
+ * The JSON views of DAGs and runs that the CLI and the HTTP API both show, built in one place.
+ */
+
+export interface DagSummary {
+  id: string;
+  description: string;
+  schedule: string | null;
+  timezone: string;
+  startDate: string | null;
+  catchup: boolean;
+  maxActiveRuns: number;
+  tasks: { id: string; deps: readonly string[]; retries: number; pool: string | null }[];
+}
+
+export function summarizeDag(dag: Dag): DagSummary {
+  return {
+    id: dag.id,
+    description: dag.description,
+    schedule: dag.schedule ?? null,
+    timezone: dag.timezone,
+    startDate: dag.startDate ?? null,
+    catchup: dag.catchup,
+    maxActiveRuns: dag.maxActiveRuns,
+    tasks: dag.tasks.map((task) => ({
+      id: task.id,
+      deps: task.deps,
+      retries: task.retries,
+      pool: task.pool ?? null,
+    })),
+  };
+}
 
 export interface RunSummary {
   id: number;
