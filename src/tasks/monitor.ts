@@ -27,6 +27,8 @@ export function monitorTask(plan: () => Promise<NightlyPlan>) {
       );
     }
     const day = addDays(context.ds, -1);
+    // The same slices as validation, so that its evaluation of the champion on D-1 is reused.
+    const sliceColumns = pipeline.features.slices ?? [];
     const holdout = await partitions(context.config, day, day);
     const load = async (version: number) =>
       (await getModelVersion(context.store, model, version)) as ModelVersion;
@@ -35,13 +37,13 @@ export function monitorTask(plan: () => Promise<NightlyPlan>) {
       home: context.config.home,
       version: champion,
       partitions: holdout,
-      sliceColumns: [],
+      sliceColumns,
     });
     const previousEvaluation = await evaluateVersion({
       home: context.config.home,
       version: previous,
       partitions: holdout,
-      sliceColumns: [],
+      sliceColumns,
     });
     const decision = shouldRollback({
       ...options.rollback,
