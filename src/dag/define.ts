@@ -1,5 +1,6 @@
 import { NightshiftError } from '../errors.ts';
 import { assertTimeZone, cronError } from './cron.ts';
+import { validateTriggers } from './triggers.ts';
 import type { Dag, DagDefinition, JsonObject, ResolvedTask, TaskDefinition, TriggerRule } from './types.ts';
 
 /** A DAG definition broke a rule; the loader adds the file name. */
@@ -10,8 +11,8 @@ const TRIGGER_RULES: readonly TriggerRule[] = ['all_success', 'none_failed', 'al
 
 /**
  * Declares a DAG. Validates everything that can be checked without running it: ids, unknown
- * and duplicate tasks, cycles (the error prints the cycle), cron expression, time zone, dates
- * and retry settings. Returns the DAG with defaults applied and tasks in topological order.
+ * and duplicate tasks, cycles (the error prints the cycle), cron expression, time zone, dates,
+ * retry settings and event triggers. Returns the DAG with defaults applied and tasks in topological order.
  */
 export function defineDag<P extends JsonObject = JsonObject>(definition: DagDefinition<P>): Dag {
   const problems: string[] = [];
@@ -39,6 +40,8 @@ export function defineDag<P extends JsonObject = JsonObject>(definition: DagDefi
   if (!Number.isInteger(maxActiveRuns) || maxActiveRuns < 1) {
     problems.push(`DAG '${id}': maxActiveRuns must be a positive integer, found ${maxActiveRuns}`);
   }
+  const triggers = validateTriggers(id, definition.triggers);
+  problems.push(...triggers.problems);
   if (!Array.isArray(definition.tasks) || definition.tasks.length === 0) {
     fail(`DAG '${id}' has no tasks: expected a non-empty 'tasks' array`);
   }
@@ -85,6 +88,7 @@ export function defineDag<P extends JsonObject = JsonObject>(definition: DagDefi
     catchup: definition.catchup ?? false,
     maxActiveRuns,
     params: (definition.params ?? {}) as JsonObject,
+    triggers: triggers.triggers,
     tasks: sorted,
     taskById: new Map(sorted.map((task) => [task.id, task])),
     downstream,

@@ -2,7 +2,7 @@ import type { Queryable } from '../store/index.ts';
 import { formatLogicalDate } from './interval.ts';
 import type { DagRun } from './sql/rows.ts';
 import { listTaskAttempts, listTaskInstances } from './sql/runQueries.ts';
-import type { Dag, JsonValue } from './types.ts';
+import type { Dag, DagTrigger, JsonValue } from './types.ts';
 
 /**
  * The JSON views of DAGs and runs that the CLI and the HTTP API both show, built in one place.
@@ -16,6 +16,7 @@ export interface DagSummary {
   startDate: string | null;
   catchup: boolean;
   maxActiveRuns: number;
+  triggers: DagTrigger[];
   tasks: { id: string; deps: readonly string[]; retries: number; pool: string | null }[];
 }
 
@@ -28,6 +29,7 @@ export function summarizeDag(dag: Dag): DagSummary {
     startDate: dag.startDate ?? null,
     catchup: dag.catchup,
     maxActiveRuns: dag.maxActiveRuns,
+    triggers: dag.triggers.map((trigger) => ({ kafka: { ...trigger.kafka } })),
     tasks: dag.tasks.map((task) => ({
       id: task.id,
       deps: task.deps,

@@ -17,4 +17,5 @@ export { type ClearOptions, type ClearResult, clearTaskInstances } from './sql/c
 export type { DagRun, TaskAttempt, TaskInstance } from './sql/rows.ts';
 export { getRun, getRunProgress, listRuns, listTaskAttempts, listTaskInstances } from './sql/runQueries.ts';
 export { decideReadiness, decideRunState, retryDelay, shouldRetry } from './states.ts';
+export { describeTrigger, isValidKafkaTopic } from './triggers.ts';
 export * from './types.ts';

@@ -111,6 +111,23 @@ export interface TaskDefinition<P extends JsonObject = JsonObject> extends Retry
   run: TaskFunction<P>;
 }
 
+/**
+ * Starts the DAG's run for a date when a message names it: each JSON message's `dateField`
+ * (`YYYY-MM-DD`, or an ISO 8601 instant taken as its date in the DAG's time zone) starts the
+ * run for that date, once. `nightshift scheduler` consumes the topic.
+ */
+export interface KafkaTriggerDefinition {
+  kafka: {
+    /** The topic to consume (it must exist: the scheduler does not create it). */
+    topic: string;
+    /** The JSON field of each message that holds the date. */
+    dateField: string;
+  };
+}
+
+/** What may start a DAG's runs besides its schedule and manual triggers. */
+export type DagTrigger = KafkaTriggerDefinition;
+
 export interface DagDefinition<P extends JsonObject = JsonObject> {
   id: string;
   description: string;
@@ -128,6 +145,8 @@ export interface DagDefinition<P extends JsonObject = JsonObject> {
   params?: P;
   /** Retry and timeout defaults for every task. */
   defaultTaskOptions?: RetryPolicy & { timeoutMs?: number; pool?: string };
+  /** Event triggers: `[{ kafka: { topic, dateField } }]`. */
+  triggers?: readonly DagTrigger[];
   tasks: readonly TaskDefinition<P>[];
 }
 
@@ -157,6 +176,8 @@ export interface Dag {
   catchup: boolean;
   maxActiveRuns: number;
   params: JsonObject;
+  /** Event triggers, as declared (validated). */
+  triggers: readonly DagTrigger[];
   /** In a topological order. */
   tasks: readonly ResolvedTask[];
   taskById: ReadonlyMap<string, ResolvedTask>;

@@ -103,4 +103,68 @@ describe('defineDag', () => {
       '@daily',
     );
   });
+  it('keeps declared Kafka triggers, copied from the definition', () => {
+    const triggers = [{ kafka: { topic: 'flights.ready-v1', dateField: 'day' } }];
+    const dag = defineDag({ id: 'kt', description: '', triggers, tasks: [task('a')] });
+    triggers[0] = { kafka: { topic: 'changed', dateField: 'changed' } };
+    expect(dag.triggers).toEqual([{ kafka: { topic: 'flights.ready-v1', dateField: 'day' } }]);
+    expect(defineDag({ id: 'none', description: '', tasks: [task('a')] }).triggers).toEqual([]);
+  });
+
+  it('rejects a bad Kafka trigger, naming the DAG, the trigger and the field', () => {
+    const problems = (triggers: unknown): string => {
+      try {
+        defineDag({ id: 'kt', description: '', triggers: triggers as never, tasks: [task('a')] });
+      } catch (caught) {
+        expect(caught).toBeInstanceOf(DagDefinitionError);
+        return (caught as Error).message;
+      }
+      throw new Error('expected an error');
+    };
+    expect(problems({ kafka: { topic: 't', dateField: 'd' } })).toBe(
+      "DAG 'kt': triggers must be an array like [{ kafka: { topic, dateField } }], found an object",
+    );
+    expect(problems([{ kafka: { topic: 'has space', dateField: 'day' } }])).toBe(
+      `DAG 'kt', trigger #1: kafka.topic "has space" is not a valid Kafka topic name: expected 1 to 249 letters, digits, '.', '_' or '-' (not '.' or '..')`,
+    );
+    expect(problems([{ kafka: { topic: '..', dateField: 'day' } }])).toMatch(
+      /kafka.topic ".." is not a valid/,
+    );
+    expect(problems([{ kafka: { topic: 'x'.repeat(250), dateField: 'day' } }])).toMatch(
+      /trigger #1: kafka.topic "x+" is not a valid Kafka topic name/,
+    );
+    expect(problems([{ kafka: { dateField: 'day' } }])).toMatch(
+      /trigger #1: kafka.topic nothing is not a valid/,
+    );
+    expect(problems([{ kafka: { topic: 't', dateField: ' ' } }])).toBe(
+      `DAG 'kt', trigger #1: kafka.dateField must name the JSON field holding the date, found " "`,
+    );
+    expect(problems([{ kafka: { topic: 't' } }])).toMatch(/trigger #1: kafka.dateField .* found nothing/);
+    expect(problems([{ kafka: { topic: 't', dateFeild: 'day', dateField: 'day' } }])).toBe(
+      "DAG 'kt', trigger #1: unknown field 'kafka.dateFeild': expected 'kafka.topic', 'kafka.dateField'",
+    );
+    expect(problems([{ kafka: { topic: 't', dateField: 'day' }, http: {} }])).toBe(
+      "DAG 'kt', trigger #1: unknown key 'http': expected 'kafka'",
+    );
+    expect(problems([{}])).toBe("DAG 'kt', trigger #1: empty: expected { kafka: { topic, dateField } }");
+    expect(problems(['t'])).toMatch(/trigger #1: expected an object like .*, found "t"/);
+    expect(problems([{ kafka: 't' }])).toBe(
+      `DAG 'kt', trigger #1: kafka must be an object { topic, dateField }, found "t"`,
+    );
+    expect(
+      problems([{ kafka: { topic: 't', dateField: 'day' } }, { kafka: { topic: 't', dateField: 'date' } }]),
+    ).toBe("DAG 'kt', trigger #2: kafka.topic 't' is already trigger #1 of this DAG");
+  });
+
+  it('reports trigger problems together with the other problems of the DAG', () => {
+    expect(() =>
+      defineDag({
+        id: 'kt',
+        description: '',
+        timezone: 'Mars/Olympus',
+        triggers: [{ kafka: { topic: 'ok', dateField: '' } }],
+        tasks: [task('a')],
+      }),
+    ).toThrowError(/unknown time zone 'Mars\/Olympus'.*; DAG 'kt', trigger #1: kafka.dateField/);
+  });
 });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { loadDags, summarizeDag } from '../../dag/index.ts';
+import { describeTrigger, findDag, loadDags, summarizeDag } from '../../dag/index.ts';
+import { UsageError } from '../../errors.ts';
 import { configFrom, EXIT_FAILED } from '../context.ts';
 import { formatTable, printJson, truncate } from '../format.ts';
 
@@ -21,10 +22,11 @@ export function registerDagCommands(program: Command): void {
       } else {
         process.stdout.write(
           `${formatTable(
-            ['ID', 'SCHEDULE', 'TASKS', 'DESCRIPTION'],
+            ['ID', 'SCHEDULE', 'TRIGGERS', 'TASKS', 'DESCRIPTION'],
             listed.map((dag) => [
               dag.id,
               dag.schedule ?? '(manual)',
+              dag.triggers.length === 0 ? '-' : dag.triggers.map(describeTrigger).join(', '),
               String(dag.tasks.length),
               truncate(dag.description, 60),
             ]),
@@ -32,5 +34,38 @@ export function registerDagCommands(program: Command): void {
         );
       }
       if (errors.length > 0) process.exitCode = EXIT_FAILED;
+    });
+  dags
+    .command('show')
+    .description('load and validate one DAG file; show its schedule, triggers and tasks')
+    .argument('<dag>', 'DAG id (the file dags/<id>.ts)')
+    .option('--json', 'print a JSON object')
+    .action(async (dagId: string, options: { json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const dag = await findDag(config.dagsDir, dagId);
+      if (!dag)
+        throw new UsageError(`unknown DAG '${dagId}': no ${dagId}.ts in ${config.dagsDir} (see 'dags list')`);
+      const summary = { ...summarizeDag(dag), file: dag.file ?? null };
+      if (options.json) return printJson(summary);
+      const lines = [
+        `${summary.id}${summary.description ? `: ${summary.description}` : ''}`,
+        `file:            ${summary.file ?? '-'}`,
+        `schedule:        ${summary.schedule ?? '(manual)'} (${summary.timezone})`,
+        `start date:      ${summary.startDate ?? '-'}`,
+        `catch-up:        ${summary.catchup ? 'yes' : 'no'}`,
+        `max active runs: ${summary.maxActiveRuns}`,
+        `triggers:        ${summary.triggers.length === 0 ? '-' : summary.triggers.map(describeTrigger).join(', ')}`,
+        '',
+        formatTable(
+          ['TASK', 'DEPENDS ON', 'RETRIES', 'POOL'],
+          summary.tasks.map((task) => [
+            task.id,
+            task.deps.length === 0 ? '-' : task.deps.join(', '),
+            String(task.retries),
+            task.pool ?? '-',
+          ]),
+        ),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
 }
