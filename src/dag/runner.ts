@@ -5,9 +5,9 @@ import type { NightshiftConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import { type Store, withTransientRetry } from '../store/index.ts';
+import { WorkClaimer } from './claimer.ts';
 import { executeTaskInstance } from './execute.ts';
 import { dataIntervalFor } from './interval.ts';
-import { claimTaskInstances } from './sql/claimTaskInstances.ts';
 import { clearTaskInstances } from './sql/clearTaskInstances.ts';
 import { CompletionBatcher } from './sql/completeTaskInstance.ts';
 import { createOrGetRun, skipRemovedTasks } from './sql/createRun.ts';
@@ -28,7 +28,10 @@ export interface RunDagOptions {
   concurrency?: number;
   /** Lease length; heartbeats renew it three times per lease (default 30 s, `NIGHTSHIFT_LEASE_MS`). */
   leaseMs?: number;
-  /** Slots per pool for this process; a pool not listed here or in the `pools` table is unlimited. */
+  /**
+   * Slots per pool for this process alone. The `pools` table's slots hold across every process;
+   * a pool in neither is not capped.
+   */
   pools?: Readonly<Record<string, number>>;
   /** Aborting hands running attempts back (not counted as failures) and returns. */
   signal?: AbortSignal;
@@ -105,7 +108,14 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
   await startRun(store, run.id);
   log.info({ created, logicalDate: run.logicalDate.toISOString() }, created ? 'run created' : 'run resumed');
 
-  const batcher = new CompletionBatcher(store, run.id);
+  const batcher = new CompletionBatcher(store);
+  const claimer = new WorkClaimer({
+    store,
+    scope: { runId: run.id },
+    owner,
+    leaseMs,
+    localSlots: options.pools,
+  });
   // Keyed by lease token: if this process stalled past its own lease and claimed the same task
   // again, the two attempts stay apart.
   const active = new Map<number, { pool: string | null; done: Promise<void> }>();
@@ -133,10 +143,7 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
       }
       const free = concurrency - active.size;
       if (free > 0) {
-        const { fullPools, limit } = poolAllowance(poolSlots, active, free);
-        const claims = await withTransientRetry(() =>
-          claimTaskInstances(store, { runId: run.id, owner, limit, leaseMs, fullPools }),
-        );
+        const claims = await withTransientRetry(() => claimer.claim(free, active.values()));
         for (const claim of claims) {
           const done = executeTaskInstance({
             store,
@@ -160,7 +167,7 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
             });
           active.set(claim.leaseToken, { pool: claim.pool, done });
         }
-        if (claims.length === limit && active.size < concurrency) continue;
+        if (claims.length === free && active.size < concurrency) continue;
       }
       if (active.size === 0) {
         const state = await finishRunIfDone(store, dag, run.id);
@@ -204,25 +211,4 @@ async function loadPoolSlots(
   const slots = new Map(rows.map((row) => [row.name, row.slots]));
   for (const [name, value] of Object.entries(overrides)) slots.set(name, value);
   return slots;
-}
-
-/**
- * Pools with no free slot are excluded from the claim. While some pool is partly used, claim
- * one task at a time, so that a claim never takes more of a pool than it has free.
- */
-function poolAllowance(
-  slots: ReadonlyMap<string, number>,
-  active: ReadonlyMap<number, { pool: string | null }>,
-  free: number,
-): { fullPools: string[]; limit: number } {
-  if (slots.size === 0) return { fullPools: [], limit: free };
-  const used = new Map<string, number>();
-  for (const entry of active.values()) if (entry.pool) used.set(entry.pool, (used.get(entry.pool) ?? 0) + 1);
-  const fullPools = [...slots]
-    .filter(([name, total]) => (used.get(name) ?? 0) >= total)
-    .map(([name]) => name);
-  const limited = [...slots].some(
-    ([name, total]) => total - (used.get(name) ?? 0) < free && !fullPools.includes(name),
-  );
-  return { fullPools, limit: limited ? 1 : free };
 }

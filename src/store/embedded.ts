@@ -132,6 +132,10 @@ async function openHolder(dataDir: string, lock: HeldLock, serve: boolean): Prom
         }),
       );
     },
+    async listen(channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+      const unlisten = await gate.run(() => db.listen(channel, () => onNotify()));
+      return () => (closed ? Promise.resolve() : gate.run(() => unlisten()));
+    },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

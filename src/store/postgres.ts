@@ -101,11 +101,42 @@ export function createPostgresStore(connectionString: string, options: PostgresS
         client.release();
       }
     },
+    ...(prepare
+      ? {
+          async listen(channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+            return listenOn(connectionString, channel, onNotify);
+          },
+        }
+      : {}),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
       await pool.end();
       await options.onClose?.();
     },
+  };
+}
+
+/**
+ * LISTEN on a connection of its own (a pooled one would be handed to other queries). If the
+ * connection drops, notifications stop and callers' polling carries on; the next listen call
+ * connects afresh.
+ */
+async function listenOn(
+  connectionString: string,
+  channel: string,
+  onNotify: () => void,
+): Promise<() => Promise<void>> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel))
+    throw new Error(`listen: channel '${channel}' is not a plain identifier`);
+  const client = new pg.Client({ connectionString });
+  client.on('error', () => {});
+  client.on('notification', (message) => {
+    if (message.channel === channel) onNotify();
+  });
+  await client.connect();
+  await client.query(`LISTEN ${channel}`);
+  return async () => {
+    await client.end().catch(() => {});
   };
 }

@@ -27,5 +27,11 @@ export interface Store extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Runs `fn` on one dedicated session, for session state such as advisory locks. */
   withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Calls `onNotify` on each NOTIFY on `channel` (sent by any process) until the returned function
+   * is called. Absent where the store cannot deliver notifications (a client of the embedded
+   * store's socket): callers fall back to polling.
+   */
+  listen?(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

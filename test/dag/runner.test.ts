@@ -361,7 +361,7 @@ describe.each(storeKinds())('runDag on the $kind store', ({ kind, skip }) => {
       });
       await env.store.query(`UPDATE task_instances SET state = 'queued' WHERE run_id = $1`, [created.id]);
       const [first] = await claimTaskInstances(env.store, {
-        runId: created.id,
+        scope: { runId: created.id },
         owner: 'first',
         limit: 1,
         leaseMs: 100,
@@ -370,7 +370,7 @@ describe.each(storeKinds())('runDag on the $kind store', ({ kind, skip }) => {
       // While the lease is live nobody else can claim it.
       expect(
         await claimTaskInstances(env.store, {
-          runId: created.id,
+          scope: { runId: created.id },
           owner: 'second',
           limit: 1,
           leaseMs: 60_000,
@@ -378,7 +378,7 @@ describe.each(storeKinds())('runDag on the $kind store', ({ kind, skip }) => {
       ).toEqual([]);
       await new Promise((resolve) => setTimeout(resolve, 150));
       const [second] = await claimTaskInstances(env.store, {
-        runId: created.id,
+        scope: { runId: created.id },
         owner: 'second',
         limit: 1,
         leaseMs: 60_000,

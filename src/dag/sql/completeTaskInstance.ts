@@ -1,6 +1,7 @@
 import { LeaseLostError } from '../../errors.ts';
 import { type Queryable, type Store, withTransientRetry } from '../../store/index.ts';
 import type { Dag, JsonValue } from '../types.ts';
+import { notifyWork } from './notify.ts';
 import { settleTaskInstances } from './settleTaskInstances.ts';
 
 export type AttemptOutcome =
@@ -23,23 +24,22 @@ export interface Completion {
 }
 
 /**
- * Commits attempts' outcomes (of one run) under their fencing tokens, in one statement. An
+ * Commits attempts' outcomes (of any runs) under their fencing tokens, in one statement. An
  * attempt whose lease was taken over (it expired and another process claimed the task) no
- * longer matches its token and nothing of it is written. Returns the task ids committed.
+ * longer matches its token and nothing of it is written. Returns the lease tokens committed (unique across runs).
  *
  * One statement for many attempts is one WAL flush for all of them: with 1,000 no-op tasks
  * fanned out on Postgres, a flush per attempt held throughput near 450 tasks/s.
  */
 export async function completeTaskInstances(
   db: Queryable,
-  runId: number,
   completions: readonly Completion[],
-): Promise<Set<string>> {
+): Promise<Set<number>> {
   const columns = completions.map((completion) => [completion.lease, describe(completion.outcome)] as const);
-  const { rows } = await db.query<{ taskId: string }>(
+  const { rows } = await db.query<{ leaseToken: number }>(
     `WITH input AS (
-       SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[])
-         AS i(task_id, lease_token, state, error, outputs, delay_ms, failed, attempt_state)
+       SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[])
+         AS i(run_id, task_id, lease_token, state, error, outputs, delay_ms, failed, attempt_state)
      ), done AS (
        UPDATE task_instances t
        SET state = i.state,
@@ -52,17 +52,17 @@ export async function completeTaskInstances(
            lease_owner = NULL,
            lease_expires_at = NULL
        FROM input i
-       WHERE t.run_id = $1 AND t.task_id = i.task_id AND t.lease_token = i.lease_token AND t.state = 'running'
-       RETURNING t.task_id, t.try_number, i.attempt_state, i.error
+       WHERE t.run_id = i.run_id AND t.task_id = i.task_id AND t.lease_token = i.lease_token AND t.state = 'running'
+       RETURNING t.run_id, t.task_id, t.lease_token, t.try_number, i.attempt_state, i.error
      ), attempts AS (
        UPDATE task_attempts a
        SET state = d.attempt_state, ended_at = now(), error = d.error
        FROM done d
-       WHERE a.run_id = $1 AND a.task_id = d.task_id AND a.attempt = d.try_number
+       WHERE a.run_id = d.run_id AND a.task_id = d.task_id AND a.attempt = d.try_number
      )
-     SELECT task_id AS "taskId" FROM done`,
+     SELECT lease_token AS "leaseToken" FROM done`,
     [
-      runId,
+      columns.map(([lease]) => lease.runId),
       columns.map(([lease]) => lease.taskId),
       columns.map(([lease]) => lease.leaseToken),
       columns.map(([, values]) => values[0]),
@@ -73,7 +73,7 @@ export async function completeTaskInstances(
       columns.map(([, values]) => values[1]),
     ],
   );
-  return new Set(rows.map((row) => row.taskId));
+  return new Set(rows.map((row) => row.leaseToken));
 }
 
 /** Commits one attempt; a LeaseLostError when its lease was taken over or cleared. */
@@ -82,8 +82,8 @@ export async function completeTaskInstance(
   lease: LeaseRef,
   outcome: AttemptOutcome,
 ): Promise<void> {
-  const committed = await completeTaskInstances(db, lease.runId, [{ lease, outcome }]);
-  if (!committed.has(lease.taskId)) throw leaseLost(lease);
+  const committed = await completeTaskInstances(db, [{ lease, outcome }]);
+  if (!committed.has(lease.leaseToken)) throw leaseLost(lease);
 }
 
 export function leaseLost(lease: LeaseRef): LeaseLostError {
@@ -146,23 +146,21 @@ export async function commitAttempt(
   await withTransientRetry(() =>
     store.transaction(async (tx) => {
       await completeTaskInstance(tx, lease, outcome);
-      await settleTaskInstances(tx, dag, lease.runId, downstream, { lock: true });
+      const settled = await settleTaskInstances(tx, dag, lease.runId, downstream, { lock: true });
+      if (settled > 0) await notifyWork(tx);
     }),
   );
 }
 
 /**
- * Gathers the completions of one run's attempts that finish while a flush is in flight, and
+ * Gathers the completions of attempts (of any runs) that finish while a flush is in flight, and
  * commits them together: under load the batch grows by itself, alone an attempt commits at once.
  */
 export class CompletionBatcher {
   #pending: { completion: Completion; resolve: () => void; reject: (error: unknown) => void }[] = [];
   #flushing = false;
 
-  constructor(
-    private readonly db: Queryable,
-    private readonly runId: number,
-  ) {}
+  constructor(private readonly db: Queryable) {}
 
   submit(lease: LeaseRef, outcome: AttemptOutcome): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -180,12 +178,11 @@ export class CompletionBatcher {
           const committed = await withTransientRetry(() =>
             completeTaskInstances(
               this.db,
-              this.runId,
               batch.map((entry) => entry.completion),
             ),
           );
           for (const entry of batch) {
-            if (committed.has(entry.completion.lease.taskId)) entry.resolve();
+            if (committed.has(entry.completion.lease.leaseToken)) entry.resolve();
             else entry.reject(leaseLost(entry.completion.lease));
           }
         } catch (error) {

@@ -1,6 +1,7 @@
 import { NightshiftError } from '../../errors.ts';
 import type { Queryable, Store } from '../../store/index.ts';
 import type { Dag, DataInterval, JsonObject } from '../types.ts';
+import { notifyWork } from './notify.ts';
 import { type DagRun, RUN_COLUMNS } from './rows.ts';
 
 export interface CreateRunInput {
@@ -41,6 +42,7 @@ export async function createOrGetRun(
         `run of ${input.dag.id} for ${input.logicalDate.toISOString()} vanished while being created`,
       );
     await syncTaskInstances(tx, run.id, input.dag);
+    if (inserted.rows.length > 0) await notifyWork(tx);
     return { run, created: inserted.rows.length > 0 };
   });
 }
