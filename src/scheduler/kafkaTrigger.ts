@@ -35,15 +35,26 @@ export interface KafkaTriggerOptions {
   dag: Dag;
   trigger: KafkaTriggerSpec;
   kafka: KafkaClient;
-  /** Default `nightshift-trigger-<dagId>`: trigger consumers of one DAG share the topic's messages. */
+  /**
+   * Default `nightshift-trigger:<dagId>:<topic>`: the trigger consumers of one DAG and topic
+   * share its messages. One group per topic, because kafkajs's round-robin assigner hands a
+   * member partitions of topics it did not subscribe to when a group's members differ.
+   */
   groupId?: string;
   /** Read the topic from its start when the group has no committed offset (default false). */
   fromBeginning?: boolean;
   onEvent?: (event: KafkaTriggerEvent) => void;
+  /** The consumer crashed and kafkajs gave up restarting it: this trigger has stopped. */
+  onFailure?: (error: Error) => void;
 }
 
 export interface RunningKafkaTrigger {
   stop(): Promise<void>;
+}
+
+/** The consumer group of a DAG's trigger on a topic (':' appears in neither a DAG id nor a topic). */
+export function kafkaTriggerGroupId(dagId: string, topic: string): string {
+  return `nightshift-trigger:${dagId}:${topic}`;
 }
 
 /** The date a message asks for, or why it cannot be read. */
@@ -108,7 +119,16 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
     throw new UsageError(`Kafka trigger for DAG '${trigger.dagId}' given DAG '${dag.id}'`);
   }
   const log = childLogger({ dag: dag.id, component: 'kafka-trigger' });
-  const consumer = options.kafka.consumer({ groupId: options.groupId ?? `nightshift-trigger-${dag.id}` });
+  const groupId = options.groupId ?? kafkaTriggerGroupId(dag.id, trigger.topic);
+  const consumer = options.kafka.consumer({ groupId });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart) return;
+    log.error(
+      { topic: trigger.topic, groupId, err: payload.error },
+      `Kafka trigger stopped: ${payload.error.message}`,
+    );
+    options.onFailure?.(payload.error);
+  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic: trigger.topic, fromBeginning: options.fromBeginning ?? false });

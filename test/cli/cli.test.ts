@@ -108,4 +108,31 @@ export default defineDag({ id: 'loop', description: '', tasks: [
     expect(stderr).toMatch(/loop\.ts: DAG 'loop' has a cycle: (\w+) -> (\w+) -> (\w+) -> \1/);
     expect(stdout).toMatch(/^fine\s/m);
   });
+  it('shows the Kafka triggers of a DAG in dags list and dags show', async () => {
+    const dir = tempDagsDir();
+    const defineDag = JSON.stringify(path.join(repoRoot, 'src/dag/index.ts'));
+    fs.writeFileSync(
+      path.join(dir, 'announced.ts'),
+      `import { defineDag } from ${defineDag};
+export default defineDag({ id: 'announced', description: 'runs when a day is announced',
+  triggers: [{ kafka: { topic: 'days.ready', dateField: 'day' } }], tasks: [{ id: 'a', run: () => 1 }] });\n`,
+    );
+    const [list, show, json, unknown] = await Promise.all([
+      runCli(['dags', 'list'], { NIGHTSHIFT_DAGS: dir }),
+      runCli(['dags', 'show', 'announced'], { NIGHTSHIFT_DAGS: dir }),
+      runCli(['dags', 'show', 'announced', '--json'], { NIGHTSHIFT_DAGS: dir }),
+      runCli(['dags', 'show', 'nope'], { NIGHTSHIFT_DAGS: dir }),
+    ]);
+    expect(list.stdout).toMatch(/^ID\s+SCHEDULE\s+TRIGGERS\s+TASKS\s+DESCRIPTION$/m);
+    expect(list.stdout).toMatch(/^announced\s+\(manual\)\s+kafka:days\.ready \(day\)\s+1\s+runs when/m);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/^triggers:\s+kafka:days\.ready \(day\)$/m);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      id: 'announced',
+      triggers: [{ kafka: { topic: 'days.ready', dateField: 'day' } }],
+    });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown DAG 'nope'/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });

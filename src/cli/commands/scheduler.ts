@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { loadDags } from '../../dag/index.ts';
-import { UsageError } from '../../errors.ts';
+import { type NightshiftError, UsageError } from '../../errors.ts';
 import { clockFromEnv, runScheduler } from '../../scheduler/index.ts';
+import type { KafkaTriggerEvent } from '../../scheduler/kafkaTrigger.ts';
+import { brokersForTriggers, declaredKafkaTriggers, startDagTriggers } from '../../scheduler/triggers.ts';
 import { configFrom, EXIT_FAILED, interruptSignal, parsePositiveInteger, withStore } from '../context.ts';
 import { printJson } from '../format.ts';
 
@@ -11,6 +13,8 @@ interface SchedulerCommandOptions {
   pollMs?: number;
   concurrency?: number;
   json?: boolean;
+  triggers: boolean;
+  brokers?: string;
 }
 
 export function registerSchedulerCommand(program: Command): void {
@@ -32,6 +36,11 @@ export function registerSchedulerCommand(program: Command): void {
       parsePositiveInteger('--concurrency'),
     )
     .option('--json', 'with --once: print the runs created and finished as JSON')
+    .option(
+      '--no-triggers',
+      "do not consume the DAGs' Kafka triggers (they are not consumed with --once either)",
+    )
+    .option('--brokers <list>', 'Kafka brokers for the triggers, host:port[,host:port] (env KAFKA_BROKERS)')
     .action(async (options: SchedulerCommandOptions, command: Command) => {
       const config = configFrom(command);
       if (options.json && !options.once)
@@ -40,9 +49,29 @@ export function registerSchedulerCommand(program: Command): void {
       const { dags, errors } = await loadDags(config.dagsDir);
       // A broken DAG file must not stop the others from running.
       for (const error of errors) process.stderr.write(`error: ${error.message}\n`);
+      const triggers = options.once || !options.triggers ? [] : declaredKafkaTriggers(dags);
+      const brokers =
+        triggers.length > 0 ? brokersForTriggers(triggers, options.brokers ?? process.env.KAFKA_BROKERS) : [];
       const interrupt = interruptSignal('running tasks are handed back');
+      // A trigger that stops for good stops the scheduler (exit 1), for its supervisor to restart.
+      let triggerFailure: NightshiftError | undefined;
+      const failed = new AbortController();
       try {
         await withStore(config, async (store) => {
+          const running = await startDagTriggers({
+            store,
+            triggers,
+            brokers,
+            onEvent: printTriggerEvent,
+            onFailure: (error) => {
+              triggerFailure ??= error;
+              failed.abort(error);
+            },
+          });
+          for (const { spec } of triggers)
+            process.stdout.write(
+              `listening to Kafka topic ${spec.topic} for DAG ${spec.dagId} (date in '${spec.dateField}')\n`,
+            );
           const report = await runScheduler({
             store,
             config,
@@ -52,7 +81,7 @@ export function registerSchedulerCommand(program: Command): void {
             pollMs: options.pollMs,
             concurrency: options.concurrency,
             once: options.once,
-            signal: interrupt.signal,
+            signal: AbortSignal.any([interrupt.signal, failed.signal]),
             onScheduled: options.json
               ? undefined
               : (run) =>
@@ -63,7 +92,8 @@ export function registerSchedulerCommand(program: Command): void {
                   process.stdout.write(
                     `run ${run.runId} of ${run.dagId} for ${run.logicalDate}: ${run.state}${run.error ? ` (${run.error})` : ''}\n`,
                   ),
-          });
+          }).finally(() => running.stop());
+          if (triggerFailure) throw triggerFailure;
           if (options.json) printJson(report);
           if (report.finished.some((run) => run.state === 'failed') && options.once)
             process.exitCode = EXIT_FAILED;
@@ -72,4 +102,17 @@ export function registerSchedulerCommand(program: Command): void {
         interrupt.dispose();
       }
     });
+}
+
+function printTriggerEvent(event: KafkaTriggerEvent & { dagId: string }): void {
+  const message = `message ${event.topic}/${event.partition}@${event.offset}`;
+  if (event.outcome === 'created')
+    process.stdout.write(
+      `triggered run ${event.runId} of ${event.dagId} for ${event.logicalDate} (${message})\n`,
+    );
+  else if (event.outcome === 'exists')
+    process.stdout.write(
+      `run ${event.runId} of ${event.dagId} for ${event.logicalDate} exists: ${message} started nothing\n`,
+    );
+  // Rejected messages are logged (stderr) with their reason by the trigger.
 }
