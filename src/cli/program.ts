@@ -14,6 +14,8 @@ import { registerSchedulerCommand } from './commands/scheduler.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
 import { registerTriggerCommand } from './commands/trigger.ts';
+import { registerPoolCommands } from './commands/pools.ts';
+import { registerWorkerCommands } from './commands/worker.ts';
 import { EXIT_FAILED, EXIT_USAGE } from './context.ts';
 
 export function buildProgram(): Command {
@@ -46,6 +48,8 @@ export function buildProgram(): Command {
   registerBackfillCommand(program);
   registerTriggerCommand(program);
   registerServeCommand(program);
+  registerWorkerCommands(program);
+  registerPoolCommands(program);
   // Usage errors at any depth (`data prepare flights --from x`) end in main's exit code 2.
   const overrideExits = (command: Command): void => {
     command.exitOverride();

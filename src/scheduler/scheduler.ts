@@ -2,6 +2,7 @@ import type { NightshiftConfig } from '../config.ts';
 import { type DagRun, formatLogicalDate, runDag } from '../dag/index.ts';
 import type { Dag, RunState } from '../dag/types.ts';
 import { errorMessage } from '../errors.ts';
+import { countLiveWorkers } from '../executor/workers.ts';
 import { childLogger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import type { Clock } from './clock.ts';
@@ -15,8 +16,13 @@ export interface SchedulerOptions {
   dags: readonly Dag[];
   /** "Now" for scheduling decisions (default: the system clock). */
   clock?: Clock;
-  /** Execute queued runs in this process (default true); false only creates runs. */
-  execute?: boolean;
+  /**
+   * Execute queued runs in this process: `auto` (the default) does unless live workers
+   * (`nightshift worker`) can execute the DAG, in which case it leaves the runs to them; `true`
+   * always does (alongside any workers: leases keep each task with one holder); `false` only
+   * creates runs.
+   */
+  execute?: boolean | 'auto';
   /** Time between two scheduling passes (default 5 s). */
   pollMs?: number;
   /**
@@ -47,14 +53,14 @@ export interface SchedulerReport {
 
 /**
  * The scheduler loop: every pass creates each scheduled DAG's due runs, then (unless told only
- * to schedule) takes queued runs, of any type, within each DAG's `maxActiveRuns`, and executes
- * them in this process with runDag. Runs are taken with `FOR UPDATE SKIP LOCKED`, so several
+ * to schedule, or workers are there to do it) takes queued runs, of any type, within each DAG's
+ * `maxActiveRuns`, and executes them in this process with runDag. Runs are taken with `FOR UPDATE SKIP LOCKED`, so several
  * schedulers share the work; task leases keep each task with one holder anyway.
  */
 export async function runScheduler(options: SchedulerOptions): Promise<SchedulerReport> {
   const { store, dags } = options;
   const clock = options.clock ?? (() => new Date());
-  const execute = options.execute ?? true;
+  const execute = options.execute ?? 'auto';
   const pollMs = options.pollMs ?? 5_000;
   const log = childLogger({ component: 'scheduler' });
   const report: SchedulerReport = { scheduled: [], finished: [] };
@@ -107,6 +113,14 @@ export async function runScheduler(options: SchedulerOptions): Promise<Scheduler
   const startQueuedRuns = async (): Promise<number> => {
     let count = 0;
     for (const dag of dags) {
+      if (execute === 'auto') {
+        try {
+          if ((await countLiveWorkers(store, dag.id)) > 0) continue;
+        } catch (error) {
+          log.error({ dag: dag.id, err: error }, `looking for workers failed: ${errorMessage(error)}`);
+          continue;
+        }
+      }
       for (;;) {
         if (stopRuns.signal.aborted) return count;
         let run: DagRun | undefined;
@@ -134,7 +148,7 @@ export async function runScheduler(options: SchedulerOptions): Promise<Scheduler
   try {
     while (!options.signal?.aborted) {
       const scheduled = await schedulePass();
-      const started = execute ? await startQueuedRuns() : 0;
+      const started = execute !== false ? await startQueuedRuns() : 0;
       if (options.once) {
         if (scheduled === 0 && started === 0 && executing.size === 0) break;
         if (executing.size > 0) await Promise.race(executing.values());
