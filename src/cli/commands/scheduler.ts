@@ -24,7 +24,10 @@ export function registerSchedulerCommand(program: Command): void {
       'create the runs of scheduled DAGs as their data intervals end (catch-up, maxActiveRuns) and execute queued runs',
     )
     .option('--once', 'one pass: create the due runs, execute queued runs to the end, then exit')
-    .option('--no-execute', 'only create runs; workers (or another scheduler) execute them')
+    .option(
+      '--no-execute',
+      'only create runs; workers (or another scheduler) execute them (by default runs are executed here while no live worker can)',
+    )
     .option(
       '--poll-ms <n>',
       'time between scheduling passes (default 5000)',
@@ -77,7 +80,8 @@ export function registerSchedulerCommand(program: Command): void {
             config,
             dags,
             clock,
-            execute: options.execute,
+            // Unless told not to, it executes runs only while no live worker can.
+            execute: options.execute ? 'auto' : false,
             pollMs: options.pollMs,
             concurrency: options.concurrency,
             once: options.once,
