@@ -138,6 +138,19 @@ describeWithKafka('Kafka triggers of nightshift scheduler', () => {
       );
     });
 
+    it('--no-triggers and --once schedule without brokers', async () => {
+      const env0 = { ...env.env, NIGHTSHIFT_DAGS: dagsDir, KAFKA_BROKERS: '' };
+      const once = await runCli(['scheduler', '--once'], env0);
+      expect([once.code, once.stderr]).toEqual([0, '']);
+      const scheduler = spawnCli(['scheduler', '--no-triggers', '--poll-ms', '200'], env0);
+      running.push(scheduler);
+      // Still running after a few passes: no startup error.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(scheduler.child.exitCode, scheduler.stderr()).toBeNull();
+      expect(await stop(scheduler)).toEqual({ code: 0, signal: null });
+      expect(scheduler.stdout()).not.toMatch(/listening to Kafka/);
+    });
+
     it('refuses to start when a trigger topic does not exist, naming it and its DAG', async () => {
       const dir = tempDagsDir();
       try {
