@@ -204,12 +204,13 @@ try {
     );
   }
   const stderr = children.map(() => [] as string[]);
-  children.forEach((child, i) => child.stderr?.on('data', (chunk) => stderr[i]?.push(String(chunk))));
-  for (const [i, child] of children.entries())
+  for (const [i, child] of children.entries()) {
+    child.stderr?.on('data', (chunk) => stderr[i]?.push(String(chunk)));
     child.once('exit', (code, signal) => {
       if (code !== 0 && signal === null)
         process.stderr.write(`worker ${i} exited ${code}: ${stderr[i]?.join('')}\n`);
     });
+  }
   const started = Date.now();
   while ((await listWorkers(store)).length < workerCount) {
     if (Date.now() - started > 60_000) throw new Error('the workers did not register within 60 s');

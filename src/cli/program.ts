@@ -8,13 +8,13 @@ import { registerDemoCommand } from './commands/demo.ts';
 import { registerKafkaCommands } from './commands/kafka.ts';
 import { registerMlCommands } from './commands/ml.ts';
 import { registerModelCommands } from './commands/models.ts';
+import { registerPoolCommands } from './commands/pools.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerRunsCommands } from './commands/runs.ts';
 import { registerSchedulerCommand } from './commands/scheduler.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
 import { registerTriggerCommand } from './commands/trigger.ts';
-import { registerPoolCommands } from './commands/pools.ts';
 import { registerWorkerCommands } from './commands/worker.ts';
 import { EXIT_FAILED, EXIT_USAGE } from './context.ts';
 
