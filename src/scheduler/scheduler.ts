@@ -1,5 +1,6 @@
 import type { NightshiftConfig } from '../config.ts';
 import { type DagRun, formatLogicalDate, runDag } from '../dag/index.ts';
+import { defaultLeaseMs } from '../dag/runner.ts';
 import type { Dag, RunState } from '../dag/types.ts';
 import { errorMessage } from '../errors.ts';
 import { countLiveWorkers } from '../executor/workers.ts';
@@ -8,7 +9,7 @@ import type { Store } from '../store/index.ts';
 import type { Clock } from './clock.ts';
 import { type ScheduledRun, scheduleDueRuns } from './scheduleDag.ts';
 import { lockDagForScheduling } from './sql/dagLock.ts';
-import { claimQueuedRun } from './sql/scheduledRuns.ts';
+import { adoptOrphanedRun, claimQueuedRun } from './sql/scheduledRuns.ts';
 
 export interface SchedulerOptions {
   store: Store;
@@ -32,6 +33,11 @@ export interface SchedulerOptions {
   once?: boolean;
   /** Task attempts at once per executing run (runDag's concurrency). */
   concurrency?: number;
+  /**
+   * A running run with no live lease and no change for this long is taken as orphaned (its
+   * executor died) and executed here (default: the lease length).
+   */
+  orphanAfterMs?: number;
   /** Stops the loop; executing runs hand their tasks back and the call returns. */
   signal?: AbortSignal;
   onScheduled?: (run: ScheduledRun) => void;
@@ -62,6 +68,8 @@ export async function runScheduler(options: SchedulerOptions): Promise<Scheduler
   const clock = options.clock ?? (() => new Date());
   const execute = options.execute ?? 'auto';
   const pollMs = options.pollMs ?? 5_000;
+  // A run idle for longer than a lease (no live lease, no change) has lost its executor.
+  const orphanAfterMs = options.orphanAfterMs ?? defaultLeaseMs();
   const log = childLogger({ component: 'scheduler' });
   const report: SchedulerReport = { scheduled: [], finished: [] };
   const executing = new Map<number, Promise<void>>();
@@ -127,7 +135,11 @@ export async function runScheduler(options: SchedulerOptions): Promise<Scheduler
         try {
           run = await store.transaction(async (tx) => {
             await lockDagForScheduling(tx, dag.id);
-            return claimQueuedRun(tx, dag.id, dag.maxActiveRuns);
+            return (
+              (await claimQueuedRun(tx, dag.id, dag.maxActiveRuns)) ??
+              // A run left running by a process that died (no worker would take it over here).
+              (await adoptOrphanedRun(tx, dag.id, orphanAfterMs, [...executing.keys()]))
+            );
           });
         } catch (error) {
           log.error({ dag: dag.id, err: error }, `taking a queued run failed: ${errorMessage(error)}`);

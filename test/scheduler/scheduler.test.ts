@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineDag, formatLogicalDate, listRuns } from '../../src/dag/index.ts';
+import { defineDag, formatLogicalDate, listRuns, listTaskAttempts } from '../../src/dag/index.ts';
+import { claimTaskInstances } from '../../src/dag/sql/claimTaskInstances.ts';
 import type { Dag } from '../../src/dag/types.ts';
+import { startQueuedRuns } from '../../src/executor/index.ts';
 import { runScheduler, scheduleDueRuns } from '../../src/scheduler/index.ts';
 import { triggerRun } from '../../src/scheduler/trigger.ts';
 import type { Store } from '../../src/store/index.ts';
@@ -132,6 +134,46 @@ describe.each(storeKinds())('scheduler on the $kind store', ({ kind, skip }) => 
     const report = await runScheduler({ store: env.store, config: env.config, dags: [dag], once: true });
     expect(report.finished).toEqual([
       { dagId: 'manual-exec', runId: run.id, logicalDate: '2001-05-05', state: 'success' },
+    ]);
+  });
+
+  it.skipIf(skip)('takes over a run whose executor died, and leaves runs it is executing alone', async () => {
+    const dag = dailyDag('orphan', { schedule: undefined, startDate: undefined, catchup: false });
+    const { run } = await triggerRun(env.store, dag, { date: '2001-02-01' });
+    // A process started the run, claimed its task on a short lease, and died.
+    await startQueuedRuns(env.store, [dag]);
+    const [claim] = await claimTaskInstances(env.store, {
+      scope: { runId: run.id },
+      owner: 'dead-process',
+      limit: 1,
+      leaseMs: 50,
+    });
+    expect(claim?.taskId).toBe('only');
+    // Within the idle time nothing is taken over.
+    const early = await runScheduler({
+      store: env.store,
+      config: env.config,
+      dags: [dag],
+      once: true,
+      execute: true,
+      orphanAfterMs: 60_000,
+    });
+    expect(early.finished).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const report = await runScheduler({
+      store: env.store,
+      config: env.config,
+      dags: [dag],
+      once: true,
+      execute: true,
+      orphanAfterMs: 100,
+    });
+    expect(report.finished).toEqual([
+      { dagId: 'orphan', runId: run.id, logicalDate: '2001-02-01', state: 'success' },
+    ]);
+    expect((await listTaskAttempts(env.store, run.id)).map((attempt) => attempt.state)).toEqual([
+      'lease_expired',
+      'success',
     ]);
   });
 });

@@ -58,3 +58,36 @@ export async function claimQueuedRun(
   );
   return rows[0];
 }
+
+/**
+ * Takes a running run of the DAG that nobody is executing any more (the scheduler or `run`
+ * process executing it died): none of its tasks is running under a live lease, and nothing
+ * about it changed for `idleMs`. Its `started_at` is refreshed, so that a second scheduler
+ * looking at the same moment passes it by. A run whose executor is merely waiting (a retry
+ * delay) may be taken too; that only adds a second executor, and leases keep each task with one.
+ */
+export async function adoptOrphanedRun(
+  db: Queryable,
+  dagId: string,
+  idleMs: number,
+  excludeRunIds: readonly number[],
+): Promise<DagRun | undefined> {
+  const { rows } = await db.query<DagRun>(
+    `UPDATE dag_runs SET started_at = now()
+     WHERE id = (
+       SELECT r.id FROM dag_runs r
+       WHERE r.dag_id = $1 AND r.state = 'running' AND NOT (r.id = ANY($3::int[]))
+         AND r.started_at < now() - $2 * interval '1 millisecond'
+         AND NOT EXISTS (
+           SELECT 1 FROM task_instances t
+           WHERE t.run_id = r.id
+             AND ((t.state = 'running' AND t.lease_expires_at >= now())
+                  OR greatest(t.queued_at, t.started_at, t.ended_at) >= now() - $2 * interval '1 millisecond'))
+       ORDER BY r.logical_date, r.id
+       LIMIT 1
+       FOR UPDATE SKIP LOCKED)
+     RETURNING ${RUN_COLUMNS}`,
+    [dagId, idleMs, excludeRunIds],
+  );
+  return rows[0];
+}
