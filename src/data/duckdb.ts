@@ -46,6 +46,16 @@ export async function withDuckSession<T>(use: (connection: DuckDBConnection) => 
   }
 }
 
+/**
+ * Lets DuckDB run further ahead of a streaming reader: it stops producing once this much of the
+ * result waits unread. At the default (976 KiB, a dozen chunks of features) its threads mostly
+ * waited for the reader: measured on 1M flights, feature extraction took 430 ms at the default
+ * and 280 ms at 8 to 32 MB. Memory stays bounded by this size.
+ */
+export async function widenStreamingBuffer(connection: DuckDBConnection): Promise<void> {
+  await connection.run(`SET streaming_buffer_size = '16MB'`);
+}
+
 export const sqlIdentifier = quotedIdentifier;
 export const sqlString = quotedString;
 

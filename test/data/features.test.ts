@@ -167,6 +167,45 @@ describe('flights-delay features', () => {
     expect(batch.labels?.reduce((a, b) => a + b, 0)).toBe(Number(delaySum));
   });
 
+  it("places every time unit where DuckDB's calendar functions do, before 1970, on leap days and far ahead", async () => {
+    const datasetDir = path.join(dir, 'times');
+    // One row every 997 days and 7,919 seconds from 1500 to 2800: every weekday, day of year and month.
+    await writeTestPartition(
+      datasetDir,
+      '2001-01-01',
+      `SELECT i::BIGINT AS id, TIMESTAMP '1500-01-01' + INTERVAL (i * 997) DAY + INTERVAL (i * 7919 % 86400) SECOND AS t
+       FROM range(480) r(i)
+       UNION ALL SELECT 1000 + i, ts FROM (VALUES (0, TIMESTAMP '1969-12-31 23:59:59'), (1, TIMESTAMP '2000-02-29 12:00:00'),
+         (2, TIMESTAMP '1900-03-01'), (3, TIMESTAMP '2400-12-31 23:00:00'), (4, TIMESTAMP '1600-02-29')) v(i, ts)`,
+    );
+    const units = ['hourOfDay', 'dayOfWeek', 'dayOfYear', 'monthOfYear'] as const;
+    const spec = defineFeatures({
+      name: 'times',
+      version: 1,
+      id: 'id',
+      features: Object.fromEntries(units.map((unit) => [unit, { kind: 'cyclic', column: 't', unit }])),
+    });
+    const partitions = await listPartitions(datasetDir);
+    const { batch } = await readFeatures({ partitions, fitted: await fitFeatures(spec, partitions) });
+    const expected = (await query(
+      `SELECT (hour(t) * 3600 + minute(t) * 60 + second(t))::INTEGER, (isodow(t) - 1)::INTEGER,
+         (dayofyear(t) - 1)::INTEGER, (month(t) - 1)::INTEGER
+       FROM ${parquetOf(partitions[0]?.files[0] as string)}`,
+    )) as number[][];
+    const turns = [86_400, 7, 365.25, 12];
+    expect(batch.rowCount).toBe(485);
+    for (let row = 0; row < batch.rowCount; row++) {
+      units.forEach((_, unit) => {
+        const angle = (2 * Math.PI * (expected[row]?.[unit] as number)) / (turns[unit] as number);
+        const at = row * 8 + unit * 2;
+        expect([batch.features[at], batch.features[at + 1]]).toEqual([
+          Math.fround(Math.sin(angle)),
+          Math.fround(Math.cos(angle)),
+        ]);
+      });
+    }
+  });
+
   it('looks up long vocabularies and slice lists the same way as short ones', async () => {
     const datasetDir = path.join(dir, 'codes');
     // 300 codes: past the length where list scans give way to ENUM lookups.

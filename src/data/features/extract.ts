@@ -1,18 +1,11 @@
-import { openDuckSession, sqlIdentifier } from '../duckdb.ts';
+import { openDuckSession, sqlIdentifier, widenStreamingBuffer } from '../duckdb.ts';
 import type { ErrorSink } from '../errorSink.ts';
 import type { Partition } from '../partitions.ts';
 import { type Plan, readBatches } from './batches.ts';
 import { blameFile, readEveryColumn } from './blame.ts';
-import { vectorLayout } from './cyclic.ts';
 import { sqlFileList } from './fit.ts';
 import type { FeatureSlot, FittedFeatures } from './fitted.ts';
-import {
-  enumIndex,
-  featureVectorExpression,
-  idExpression,
-  labelExpression,
-  validRowExpression,
-} from './sql.ts';
+import { enumIndex, featureVector, idExpression, labelExpression, validRowExpression } from './sql.ts';
 import {
   DEFAULT_MAX_ERROR_RATE,
   type FeatureReadReport,
@@ -92,6 +85,7 @@ export async function openFeatureStream(options: FeatureReadOptions): Promise<Fe
       maxErrorRate: options.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE,
     });
     const plan = extractionPlan(options.fitted, validated, withLabels);
+    await widenStreamingBuffer(session.connection);
     const batchRows = options.batchRows ?? 65_536;
     const validRows = validated.report.rows - validated.report.errorRows;
     async function* batches(): AsyncGenerator<FeatureBatch> {
@@ -153,7 +147,8 @@ function emptyBatch(stream: FeatureStream): FeatureBatch {
 function extractionPlan(fitted: FittedFeatures, validated: ValidatedSource, withLabels: boolean): Plan {
   const label = withLabels && fitted.label !== undefined;
   const uses = { id: fitted.id, features: fitted.features, label: fitted.label, slices: fitted.slices };
-  const columns = [featureVectorExpression(fitted), idExpression(validated.idIsInteger, fitted.id)];
+  const vector = featureVector(fitted);
+  const columns = [vector.sql, idExpression(validated.idIsInteger, fitted.id)];
   if (label && fitted.label) columns.push(labelExpression(fitted.label));
   for (const [column, values] of validated.sliceValues) {
     columns.push(`CAST(${enumIndex(`CAST(${sqlIdentifier(column)} AS VARCHAR)`, values, 0, -1)} AS INTEGER)`);
@@ -168,7 +163,7 @@ function extractionPlan(fitted: FittedFeatures, validated: ValidatedSource, with
   return {
     sql,
     featureCount: fitted.slots.length,
-    layout: vectorLayout(fitted.features),
+    layout: vector.layout,
     withLabels: label,
     idIsInteger: validated.idIsInteger,
     sliceValues: validated.sliceValues,

@@ -1,7 +1,7 @@
 import type { ColumnRequirements, TypeFamily } from '../contract.ts';
 import { requireColumn } from '../contract.ts';
 import { sqlIdentifier, sqlNumber, sqlString } from '../duckdb.ts';
-import { cyclePositionSql } from './cyclic.ts';
+import { type VectorLayout, vectorLayout } from './cyclic.ts';
 import type { FittedCategorical, FittedFeature, FittedFeatures, FittedNumeric } from './fitted.ts';
 import type { LabelDefinition } from './spec.ts';
 
@@ -100,24 +100,26 @@ export function enumIndex(value: string, values: readonly string[], base: number
   return `coalesce(enum_code(TRY_CAST(${value} AS ${enumType})) + ${base}, ${missing})`;
 }
 
+/** The one float of a numeric or categorical feature (cyclic ones are laid out by `vectorLayout`). */
 function featureExpression(feature: FittedFeature): string {
   switch (feature.kind) {
     case 'numeric':
       return numericExpression(feature);
-    case 'cyclic':
-      return cyclePositionSql(feature);
     case 'categorical':
       return categoricalExpression(feature);
+    case 'cyclic':
+      throw new TypeError(`feature '${feature.name}': cyclic features are laid out by vectorLayout`);
   }
 }
 
 /**
- * The feature vector of a row as one `FLOAT[m]` value, one float per feature: the fast path to
- * a Float32Array. Cyclic features are positions here, expanded to sin and cos by `expandRows`.
+ * The SQL side of the feature vector: `sql` gives a row's floats as one `FLOAT[m]` value, the
+ * fast path to a Float32Array, and `layout` says how `expandRows` turns them into the vector's
+ * slots (cyclic features leave DuckDB as positions and become sin and cos in JS).
  */
-export function featureVectorExpression(fitted: FittedFeatures): string {
-  const parts = fitted.features.map(featureExpression);
-  return `[${parts.join(', ')}]::FLOAT[${parts.length}]`;
+export function featureVector(fitted: FittedFeatures): { sql: string; layout: VectorLayout } {
+  const layout = vectorLayout(fitted.features, featureExpression);
+  return { sql: `[${layout.sqlColumns.join(', ')}]::FLOAT[${layout.sqlWidth}]`, layout };
 }
 
 export function idExpression(idIsInteger: boolean, id: string): string {
