@@ -59,6 +59,10 @@ export function defineDag<P extends JsonObject = JsonObject>(definition: DagDefi
     }
     if (typeof task.run !== 'function')
       problems.push(`DAG '${id}', task '${task.id}': 'run' must be a function`);
+    if (task.shard !== undefined && typeof task.shard !== 'function')
+      problems.push(
+        `DAG '${id}', task '${task.id}': 'shard' must be a function (it runs one shard of ctx.shards)`,
+      );
     const resolved = resolveTask(task as TaskDefinition<JsonObject>, definition.defaultTaskOptions);
     problems.push(...checkTask(id, resolved));
     tasks.set(task.id, resolved);
@@ -120,6 +124,7 @@ function resolveTask(
     pool: task.pool ?? defaults?.pool,
     triggerRule: task.triggerRule ?? 'all_success',
     run: task.run,
+    shard: task.shard,
   };
 }
 

@@ -4,6 +4,7 @@ import { childLogger, type Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { formatLogicalDate } from './interval.ts';
 import { normalizeOutputs } from './outputs.ts';
+import { runShards } from './shards.ts';
 import type { ClaimedTaskInstance } from './sql/claimTaskInstances.ts';
 import {
   type AttemptOutcome,
@@ -205,5 +206,17 @@ function buildContext(
     skip(reason: string): never {
       throw new SkipSignal(reason);
     },
+    shards: (shards, shardOptions) =>
+      runShards(shards, {
+        ...shardOptions,
+        store: options.store,
+        config: options.config,
+        dag,
+        run,
+        task: { runId: claim.runId, taskId: claim.taskId, leaseToken: claim.leaseToken },
+        owner: claim.leaseOwner ?? 'unknown',
+        leaseMs: options.leaseMs,
+        signal,
+      }),
   };
 }

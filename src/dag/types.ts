@@ -78,7 +78,54 @@ export interface TaskContext<P extends JsonObject = JsonObject> {
   config: NightshiftConfig;
   /** Ends this task as `skipped` (its `all_success` downstream tasks are skipped too). */
   skip(reason: string): never;
+  /**
+   * Splits the task's work into shards that any worker may take (on any machine sharing the
+   * database), each run by the task's `shard` function; this attempt works on them too and
+   * returns their results in the order given. Shards done by an earlier attempt with the same
+   * spec are not run again. A shard that fails `maxAttempts` times fails the task, naming it.
+   */
+  shards(shards: readonly ShardSpec[], options?: ShardOptions): Promise<JsonValue[]>;
 }
+
+/** One shard of a task's work: a name unique within the task, and what to do (JSON). */
+export interface ShardSpec {
+  name: string;
+  spec: JsonValue;
+}
+
+export interface ShardOptions {
+  /** Attempts per shard, lease expiries included (default 3). */
+  maxAttempts?: number;
+  /** Shards this attempt runs at once itself, besides what workers take (default 1; 0: none). */
+  localConcurrency?: number;
+  /** How often progress is read while waiting for other workers (default 250 ms). */
+  pollMs?: number;
+}
+
+/** What a task's `shard` function receives. */
+export interface ShardContext<P extends JsonObject = JsonObject> {
+  dagId: string;
+  taskId: string;
+  runId: number;
+  shard: string;
+  /** 1 for the shard's first attempt. */
+  attempt: number;
+  logicalDate: Date;
+  ds: string;
+  dataInterval: DataInterval;
+  params: P;
+  conf: JsonObject;
+  log: Logger;
+  /** Aborted when the shard's lease is lost or its process shuts down. */
+  signal: AbortSignal;
+  store: Store;
+  config: NightshiftConfig;
+}
+
+export type ShardFunction<P extends JsonObject = JsonObject> = (
+  spec: JsonValue,
+  context: ShardContext<P>,
+) => Promise<TaskOutputs> | TaskOutputs;
 
 /** A task returns small JSON outputs for its downstream tasks, or nothing. */
 // biome-ignore lint/suspicious/noConfusingVoidType: lets a task function be `() => { sideEffect(); }`.
@@ -109,6 +156,8 @@ export interface TaskDefinition<P extends JsonObject = JsonObject> extends Retry
   pool?: string;
   triggerRule?: TriggerRule;
   run: TaskFunction<P>;
+  /** Runs one shard of the work `run` splits with `ctx.shards` (on whichever worker takes it). */
+  shard?: ShardFunction<P>;
 }
 
 /**
@@ -163,6 +212,7 @@ export interface ResolvedTask {
   pool: string | undefined;
   triggerRule: TriggerRule;
   run: TaskFunction<JsonObject>;
+  shard: ShardFunction<JsonObject> | undefined;
 }
 
 /** A validated DAG, as `defineDag` returns it. */

@@ -3,11 +3,13 @@ import type { NightshiftConfig } from '../config.ts';
 import { WorkClaimer } from '../dag/claimer.ts';
 import { executeTaskInstance } from '../dag/execute.ts';
 import { defaultLeaseMs, ownerId } from '../dag/runner.ts';
+import { executeShard } from '../dag/shards.ts';
 import { CompletionBatcher } from '../dag/sql/completeTaskInstance.ts';
 import { WORK_CHANNEL } from '../dag/sql/notify.ts';
 import { type DagRun, RUN_COLUMNS } from '../dag/sql/rows.ts';
 import { finishRunIfDone } from '../dag/sql/runQueries.ts';
 import { settleTaskInstances } from '../dag/sql/settleTaskInstances.ts';
+import { claimShards } from '../dag/sql/shards.ts';
 import type { Dag, RunState } from '../dag/types.ts';
 import { errorMessage, UsageError } from '../errors.ts';
 import { childLogger } from '../log.ts';
@@ -47,6 +49,8 @@ export interface WorkerReport {
   executed: Record<string, number>;
   runsStarted: number[];
   runsFinished: WorkerFinishedRun[];
+  /** Shards (of tasks running anywhere) this worker ran to an outcome. */
+  shards: number;
 }
 
 const WORKER_HEARTBEAT_MS = 5_000;
@@ -80,9 +84,14 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
     servedPools: options.pools,
   });
   const batcher = new CompletionBatcher(store);
-  const report: WorkerReport = { workerId, executed: {}, runsStarted: [], runsFinished: [] };
+  const report: WorkerReport = { workerId, executed: {}, runsStarted: [], runsFinished: [], shards: 0 };
   const runs = new Map<number, DagRun>();
-  const active = new Map<number, { pool: string | null; runId: number; done: Promise<void> }>();
+  // Task attempts and shards, by lease token (one sequence for both). A shard does not hold
+  // its run open: the task that planned it does.
+  const active = new Map<
+    number,
+    { pool: string | null; runId: number; done: Promise<void>; shard?: boolean }
+  >();
   const toClose = new Set<number>();
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal);
@@ -240,6 +249,44 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
               wake();
             });
           active.set(claim.leaseToken, { pool: claim.pool, runId: claim.runId, done: attempt });
+        }
+        // Slots no task took go to shards of tasks running anywhere (ctx.shards).
+        const spare = free - claimed;
+        if (spare > 0) {
+          const shards = await withTransientRetry(() =>
+            claimShards(
+              store,
+              { dagIds, servedPools: options.pools },
+              { owner: workerId, limit: spare, leaseMs },
+            ),
+          );
+          claimed += shards.length;
+          await loadRuns(shards.map((shard) => shard.runId));
+          for (const shard of shards) {
+            const run = runs.get(shard.runId);
+            const dag = run && dagsById.get(run.dagId);
+            if (!run || !dag) continue;
+            const attempt = executeShard({
+              store,
+              config: options.config,
+              dag,
+              run,
+              claim: shard,
+              leaseMs,
+              shutdown: shutdown.signal,
+            })
+              .then(() => {
+                report.shards++;
+              })
+              .catch((error: unknown) => {
+                failure ??= error;
+              })
+              .finally(() => {
+                active.delete(shard.leaseToken);
+                wake();
+              });
+            active.set(shard.leaseToken, { pool: null, runId: shard.runId, done: attempt, shard: true });
+          }
         }
         if (claimed === free) continue;
       }

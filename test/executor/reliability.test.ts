@@ -67,6 +67,26 @@ export default defineDag({
   }],
 });
 `,
+  // Four shards, run only by workers (none by the planning task itself); shard b's first
+  // attempt blocks (the test kills its worker).
+  sharded: `import { defineDag } from ${dagImport};
+export default defineDag({
+  id: 'sharded',
+  description: 'shards taken by workers',
+  tasks: [{
+    id: 'split',
+    run: async (ctx) => ({
+      results: await ctx.shards(['a', 'b', 'c', 'd'].map((name) => ({ name, spec: name.toUpperCase() })), { localConcurrency: 0, pollMs: 50 }),
+    }),
+    shard: async (spec, ctx) => {
+      await ctx.store.query('INSERT INTO ledger (task, attempt, pid) VALUES ($1, $2, $3)', ['shard-' + ctx.shard, ctx.attempt, process.pid]);
+      if (ctx.shard === 'b' && ctx.attempt === 1) await new Promise(() => {});
+      await ctx.store.query('INSERT INTO effects (task) VALUES ($1)', ['shard-' + ctx.shard]);
+      return spec;
+    },
+  }],
+});
+`,
   nightly: `import { defineDag } from ${dagImport};
 export default defineDag({
   id: 'nightly',
@@ -202,6 +222,31 @@ describe.skipIf(postgresUrl() === null)('workers as processes on Postgres', () =
     expect(attempts[1]?.owner).toContain(`:${survivor?.child.pid}:`);
     const [instance] = await listTaskInstances(store, run.id);
     expect(instance).toMatchObject({ state: 'success', tryNumber: 2, leaseExpirations: 1, failures: 0 });
+  });
+
+  it('kill -9 a worker mid-shard: the shard is retried elsewhere and every shard counts once', async () => {
+    const workers = await startWorkers(2);
+    const triggered = await runCli(['trigger', 'sharded', '--date', '2001-02-01'], env);
+    expect(triggered.code, triggered.stderr).toBe(0);
+    const [first] = await waitUntil('shard b to start', async () => {
+      const rows = await ledger('shard-b');
+      return rows.length > 0 ? rows : undefined;
+    });
+    const victim = workers.find((worker) => worker.child.pid === first?.pid);
+    expect(victim, 'shard b ran in one of the two workers').toBeDefined();
+    victim?.child.kill('SIGKILL');
+    await victim?.exited;
+
+    const run = await waitForRun('sharded', '2001-02-01');
+    expect(run.state).toBe('success');
+    const [task] = await listTaskInstances(store, run.id);
+    expect(task?.outputs).toEqual({ results: ['A', 'B', 'C', 'D'] });
+    const effects = await store.query<{ task: string }>(
+      `SELECT task FROM effects WHERE task LIKE 'shard-%' ORDER BY task`,
+    );
+    expect(effects.rows.map((row) => row.task)).toEqual(['shard-a', 'shard-b', 'shard-c', 'shard-d']);
+    const attemptsOfB = (await ledger('shard-b')).map((row) => row.attempt);
+    expect(attemptsOfB).toEqual([1, 2]);
   });
 
   it('two workers never run the same task instance at once, and every task runs once', async () => {

@@ -57,6 +57,8 @@ export async function clearTaskInstances(
     if (cleared.size === 0) return { cleared: [] };
     const ids = [...cleared];
     await markAttemptsCleared(tx, runId, ids);
+    // A cleared task plans its shards afresh; a shard still running loses its lease (fencing).
+    await tx.query('DELETE FROM task_shards WHERE run_id = $1 AND task_id = ANY($2::text[])', [runId, ids]);
     await tx.query(
       `UPDATE task_instances
        SET state = 'scheduled', failures = 0, lease_expirations = 0, next_attempt_at = NULL,
