@@ -83,11 +83,19 @@ export async function consumeRanges(
     }, 20);
   });
   const log = childLogger({ component: 'kafka', topic, groupId });
-  consumer.on(consumer.events.GROUP_JOIN, (event) =>
-    log.debug({ ms: event.payload.duration }, 'joined the group'),
-  );
+  // Seeks are made on every join, not once after run(): when the group coordinator is still
+  // loading (a fresh broker), the first join fails, kafkajs restarts the consumer with a new
+  // group state, and seeks made before are lost (or throw: "Consumer group was not initialized").
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    log.debug({ ms: event.payload.duration }, 'joined the group');
+    for (const range of pending.values()) {
+      const offset = next.get(range.partition) ?? range.start;
+      consumer.seek({ topic, partition: range.partition, offset: String(offset) });
+    }
+  });
   consumer.on(consumer.events.CRASH, (event) => {
-    failure ??= event.payload.error;
+    if (event.payload.restart) log.warn({ error: String(event.payload.error) }, 'consumer restarting');
+    else failure ??= event.payload.error;
   });
   try {
     await consumer.connect();
@@ -118,8 +126,6 @@ export async function consumeRanges(
         }
       },
     });
-    for (const range of pending.values())
-      consumer.seek({ topic, partition: range.partition, offset: String(range.start) });
     await done;
   } finally {
     await consumer.disconnect();
