@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { flightsDelayFeatures } from '../pipelines/flights-delay/features.ts';
 import { loadConfig } from '../src/config.ts';
-import { withDuckSession } from '../src/data/duckdb.ts';
+import { prefetchedChunks, widenStreamingBuffer, withDuckSession } from '../src/data/duckdb.ts';
 import { sqlFileList } from '../src/data/features/fit.ts';
 import {
   fitFeatures,
@@ -78,18 +78,16 @@ console.log(
 
 const rawColumns = 'flight_id, departure_time, distance, origin, destination, delay';
 const results = await interleaved(RUNS, {
-  // The ceiling: DuckDB streaming the same raw columns, chunks fetched and dropped.
+  // The ceiling: DuckDB streaming the same raw columns, chunks fetched (the same way as
+  // extraction: one fetch ahead, the same streaming buffer) and dropped.
   raw: () =>
     withDuckSession(async (connection) => {
+      await widenStreamingBuffer(connection);
       const result = await connection.stream(
         `SELECT ${rawColumns} FROM read_parquet(${sqlFileList(files)}, hive_partitioning = false)`,
       );
       let rows = 0;
-      for (
-        let chunk = await result.fetchChunk();
-        chunk && chunk.rowCount > 0;
-        chunk = await result.fetchChunk()
-      ) {
+      for await (const chunk of prefetchedChunks(result)) {
         for (let column = 0; column < chunk.columnCount; column++) chunk.getColumnVector(column);
         rows += chunk.rowCount;
       }

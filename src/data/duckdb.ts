@@ -6,6 +6,7 @@ import {
   DuckDBFloatVector,
   DuckDBInstance,
   DuckDBIntegerVector,
+  type DuckDBResult,
   quotedIdentifier,
   quotedString,
 } from '@duckdb/node-api';
@@ -54,6 +55,31 @@ export async function withDuckSession<T>(use: (connection: DuckDBConnection) => 
  */
 export async function widenStreamingBuffer(connection: DuckDBConnection): Promise<void> {
   await connection.run(`SET streaming_buffer_size = '16MB'`);
+}
+
+/**
+ * The chunks of a streaming result, asking DuckDB for the next one before handing out the
+ * current one, so that the fetch (a round trip through libuv's thread pool, where DuckDB may
+ * also have to finish the chunk) overlaps the caller's work on this one. One fetch is in flight
+ * at a time, so chunks come in order; a chunk stays valid after the next is fetched (each is
+ * its own allocation). Stopping early waits for the fetch in flight, so that the connection is
+ * never closed under it.
+ */
+export async function* prefetchedChunks(result: DuckDBResult): AsyncGenerator<DuckDBDataChunk> {
+  let next: Promise<DuckDBDataChunk | null> = result.fetchChunk();
+  let pending = true;
+  try {
+    for (;;) {
+      const chunk = await next;
+      pending = false;
+      if (chunk === null || chunk.rowCount === 0) return;
+      next = result.fetchChunk();
+      pending = true;
+      yield chunk;
+    }
+  } finally {
+    if (pending) await next.catch(() => null);
+  }
 }
 
 export const sqlIdentifier = quotedIdentifier;

@@ -1,6 +1,13 @@
 import type { DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
 import { DataError } from '../../errors.ts';
-import { bigintColumn, type DuckSession, floatArrayColumn, floatColumn, int32Column } from '../duckdb.ts';
+import {
+  bigintColumn,
+  type DuckSession,
+  floatArrayColumn,
+  floatColumn,
+  int32Column,
+  prefetchedChunks,
+} from '../duckdb.ts';
 import { blameFile, readEveryColumn } from './blame.ts';
 import { expandRows, type VectorLayout } from './cyclic.ts';
 import type { FeatureBatch } from './extract.ts';
@@ -101,27 +108,33 @@ export async function* readBatches(
   let remaining = validRows;
   let builder: BatchBuilder | undefined;
   let spare: BatchBuilder | undefined;
-  for (;;) {
-    const chunk = await fetchChunkOrThrow(result, session, files);
-    if (chunk === null || chunk.rowCount === 0) break;
-    let offset = 0;
-    while (offset < chunk.rowCount) {
-      if (remaining === 0) throw sourceChanged(validRows);
-      // Sized from the validation pass's count: no buffer ever grows or is over-allocated.
-      if (builder === undefined) {
-        const capacity = Math.min(batchRows, remaining);
-        builder = spare?.capacity === capacity ? spare.reset() : new BatchBuilder(plan, capacity);
-      }
-      const taken = builder.append(chunk, offset, chunk.rowCount - offset);
-      offset += taken;
-      remaining -= taken;
-      if (builder.full) {
-        yield builder.build();
-        // The consumer asked for the next batch: the previous one may be refilled.
-        if (reuseBuffers) spare = builder;
-        builder = undefined;
+  const chunks = prefetchedChunks(result);
+  try {
+    for (;;) {
+      const chunk = await nextChunkOrBlame(chunks, session, files);
+      if (chunk === undefined) break;
+      let offset = 0;
+      while (offset < chunk.rowCount) {
+        if (remaining === 0) throw sourceChanged(validRows);
+        // Sized from the validation pass's count: no buffer ever grows or is over-allocated.
+        if (builder === undefined) {
+          const capacity = Math.min(batchRows, remaining);
+          builder = spare?.capacity === capacity ? spare.reset() : new BatchBuilder(plan, capacity);
+        }
+        const taken = builder.append(chunk, offset, chunk.rowCount - offset);
+        offset += taken;
+        remaining -= taken;
+        if (builder.full) {
+          yield builder.build();
+          // The consumer asked for the next batch: the previous one may be refilled.
+          if (reuseBuffers) spare = builder;
+          builder = undefined;
+        }
       }
     }
+  } finally {
+    // Leaving early (the consumer stopped, or an error): let the fetch in flight finish first.
+    await chunks.return(undefined);
   }
   if (remaining !== 0) throw sourceChanged(validRows);
 }
@@ -134,13 +147,14 @@ function sourceChanged(expected: number): DataError {
 }
 
 /** A failed read names its file: the stream's error does not, so the files are tried one by one. */
-async function fetchChunkOrThrow(
-  result: DuckDBResult,
+async function nextChunkOrBlame(
+  chunks: AsyncGenerator<DuckDBDataChunk>,
   session: DuckSession,
   files: readonly string[],
-): Promise<DuckDBDataChunk | null> {
+): Promise<DuckDBDataChunk | undefined> {
   try {
-    return await result.fetchChunk();
+    const next = await chunks.next();
+    return next.done ? undefined : next.value;
   } catch (error) {
     return blameFile(files, (file) => session.connection.run(readEveryColumn(file)), error);
   }

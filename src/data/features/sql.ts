@@ -119,7 +119,10 @@ function featureExpression(feature: FittedFeature): string {
  */
 export function featureVector(fitted: FittedFeatures): { sql: string; layout: VectorLayout } {
   const layout = vectorLayout(fitted.features, featureExpression);
-  return { sql: `[${layout.sqlColumns.join(', ')}]::FLOAT[${layout.sqlWidth}]`, layout };
+  // Each value cast to FLOAT first: a list mixing DOUBLE and BIGINT values is built as DOUBLE and
+  // then cast again, which cost 15 ms more CPU per million flights.
+  const values = layout.sqlColumns.map((column) => `CAST(${column} AS FLOAT)`);
+  return { sql: `[${values.join(', ')}]::FLOAT[${layout.sqlWidth}]`, layout };
 }
 
 export function idExpression(idIsInteger: boolean, id: string): string {
