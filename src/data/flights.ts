@@ -10,6 +10,7 @@ import { sha256File } from './hash.ts';
 import {
   firstLine,
   isPartitionCurrent,
+  PARTITION_ROW_GROUP_ROWS,
   type PartitionWriteStatus,
   partitionDir,
   writePartition,
@@ -21,7 +22,7 @@ export const FLIGHTS_DATASET = 'flights';
  * Bump when the partitions' content or layout changes, so that existing partitions are rewritten
  * instead of skipped as current.
  */
-const FLIGHTS_LAYOUT_VERSION = 1;
+const FLIGHTS_LAYOUT_VERSION = 2;
 
 /**
  * The columns of a flights partition. The source's `date` timestamp becomes `departure_time`:
@@ -198,6 +199,6 @@ async function copyDay(connection: DuckDBConnection, date: Day, target: string):
     `COPY (SELECT * FROM staged_flights
       WHERE departure_time >= ${sqlString(date)}::TIMESTAMP AND departure_time < ${sqlString(addDays(date, 1))}::TIMESTAMP
       ORDER BY flight_id)
-    TO ${sqlString(target)} (FORMAT parquet)`,
+    TO ${sqlString(target)} (FORMAT parquet, ROW_GROUP_SIZE ${PARTITION_ROW_GROUP_ROWS})`,
   );
 }

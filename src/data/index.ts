@@ -21,6 +21,7 @@ export { type ColumnSchema, MANIFEST_FILE, type PartitionManifest, type VerifyLe
 export {
   type ListPartitionsOptions,
   listPartitions,
+  PARTITION_ROW_GROUP_ROWS,
   type Partition,
   type PartitionWriteResult,
   partitionDir,

@@ -116,6 +116,26 @@ describe('bad input', () => {
     ]);
   });
 
+  it('reads a row range of a file: only its rows are counted, sunk and returned', async () => {
+    const partitions = await partitionOf('ranged', '2001-01-02', rowsWithThreeBad);
+    const file = partitions[0]?.files[0] as string;
+    const sink = errorSinkFor(home, 'ranged', 'features');
+    const { batch, report } = await readFeatures({
+      partitions,
+      fitted,
+      errorSink: sink,
+      rowRanges: new Map([[file, { from: 15, to: 500 }]]),
+    });
+    // Rows 20 and 30 are in [15, 500); row 10 is not.
+    expect([report.rows, report.errorRows, batch.rowCount]).toEqual([485, 2, 483]);
+    const ids = [...(batch.ids as BigInt64Array)].map(Number);
+    expect(ids).toEqual([...Array(485).keys()].map((i) => i + 15).filter((id) => id !== 20 && id !== 30));
+    const sunk = await query(
+      `SELECT source_row FROM read_parquet('${errorSinkFile(sink, '2001-01-02')}') ORDER BY source_row`,
+    );
+    expect(sunk.map((row) => Number(row[0]))).toEqual([20, 30]);
+  });
+
   it('fails when bad rows exceed maxErrorRate, after writing them to the sink', async () => {
     const partitions = await partitionOf('too-many', '2001-01-02', rowsWithThreeBad);
     const sink = errorSinkFor(home, 'strict', 'features');

@@ -128,6 +128,38 @@ describe('flights-delay features', () => {
     expect(batches.at(-1)?.ids.at(-1)).toBe(whole.ids.at(-1));
   });
 
+  it('reads row ranges of files, aligned with row groups or not, in file order', async () => {
+    const { batch: whole } = await readFeatures({ partitions, fitted });
+    const [first, second] = partitions.map((partition) => partition.files[0] as string) as [string, string];
+    const firstRows = partitions[0]?.manifest.rowCount as number;
+    // Rows 8,192 to 16,383 of the first day (its second row group), then 100 rows of the second day.
+    const ranges = new Map([
+      [first, { from: 8192, to: 16_384 }],
+      [second, { from: 1000, to: 1100 }],
+    ]);
+    const stream = await openFeatureStream({ partitions, fitted, rowRanges: ranges, batchRows: 3000 });
+    const batches: FeatureBatch[] = [];
+    for await (const batch of stream) batches.push(batch);
+    expect(stream.report.rows).toBe(8192 + 100);
+    const ids = batches.flatMap((batch) => [...(batch.ids as BigInt64Array)]);
+    const wholeIds = whole.ids as BigInt64Array;
+    expect(ids).toEqual([
+      ...wholeIds.subarray(8192, 16_384),
+      ...wholeIds.subarray(firstRows + 1000, firstRows + 1100),
+    ]);
+    const k = whole.featureCount;
+    const features = new Float32Array(ids.length * k);
+    let offset = 0;
+    for (const batch of batches) {
+      features.set(batch.features, offset);
+      offset += batch.features.length;
+    }
+    const expected = new Float32Array(ids.length * k);
+    expected.set(whole.features.subarray(8192 * k, 16_384 * k));
+    expected.set(whole.features.subarray((firstRows + 1000) * k, (firstRows + 1100) * k), 8192 * k);
+    expect(sameBytes(features, expected)).toBe(true);
+  });
+
   it('supports another schema: hashing, a period, fixed clips and a regression label', async () => {
     const spec = defineFeatures({
       name: 'delay-minutes',

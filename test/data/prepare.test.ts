@@ -6,9 +6,11 @@ import {
   flightsSourceFile,
   listPartitions,
   MANIFEST_FILE,
+  PARTITION_ROW_GROUP_ROWS,
   type PrepareFlightsResult,
   parseDay,
   prepareFlights,
+  rowGroupsOf,
 } from '../../src/data/index.ts';
 import { DataError, UsageError } from '../../src/errors.ts';
 import { parquetOf, query, tempDir } from './helpers.ts';
@@ -58,6 +60,17 @@ describe('prepareFlights', () => {
       expect(partition.manifest.rowCount).toBe(expected[partition.date]);
     }
     expect(first.rows).toBe(Object.values(expected).reduce((a, b) => a + b, 0));
+  });
+
+  it('writes each day in row groups of 8,192 rows, so that one day can be split between scoring workers', async () => {
+    const partitions = await listPartitions(first.datasetDir);
+    const groups = await rowGroupsOf(partitions.map((partition) => partition.files[0] as string));
+    for (const partition of partitions) {
+      const sizes = groups.get(partition.files[0] as string) ?? [];
+      expect(sizes.length).toBeGreaterThanOrEqual(2);
+      expect(sizes.slice(0, -1).every((size) => size === PARTITION_ROW_GROUP_ROWS)).toBe(true);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(partition.manifest.rowCount);
+    }
   });
 
   it('keeps every source row exactly once, with the source values and the departure time of day', async () => {

@@ -3,8 +3,8 @@ import type { ErrorSink } from '../errorSink.ts';
 import type { Partition } from '../partitions.ts';
 import { type Plan, readBatches } from './batches.ts';
 import { blameFile, readEveryColumn } from './blame.ts';
-import { sqlFileList } from './fit.ts';
 import type { FeatureSlot, FittedFeatures } from './fitted.ts';
+import { type RowRange, readSql } from './source.ts';
 import { enumIndex, featureVector, idExpression, labelExpression, validRowExpression } from './sql.ts';
 import {
   DEFAULT_MAX_ERROR_RATE,
@@ -18,8 +18,15 @@ export interface FeatureReadOptions {
   partitions: readonly Partition[];
   /** Fitted on a training window; applied as is, never refitted. */
   fitted: FittedFeatures;
+  /**
+   * Rows [from, to) of some files, by position in the file; the other files are read whole.
+   * Ranges aligned with row groups read only those row groups (a shard of one day).
+   */
+  rowRanges?: ReadonlyMap<string, RowRange>;
   /** Read the label too; defaults to whether the fitted spec has one. */
   withLabels?: boolean;
+  /** Compute slice codes (default true); scoring needs only ids and features. */
+  withSlices?: boolean;
   errorSink?: ErrorSink;
   /** Fraction of bad rows above which reading fails; default 0.01. */
   maxErrorRate?: number;
@@ -79,6 +86,8 @@ export async function openFeatureStream(options: FeatureReadOptions): Promise<Fe
     const withLabels = options.withLabels ?? options.fitted.label !== undefined;
     const validated = await validateFeatureSource(session.connection, {
       partitions: options.partitions,
+      ranges: options.rowRanges,
+      withSlices: options.withSlices ?? true,
       fitted: options.fitted,
       withLabels,
       errorSink: options.errorSink,
@@ -159,7 +168,7 @@ function extractionPlan(fitted: FittedFeatures, validated: ValidatedSource, with
       ? ''
       : `WHERE ${validRowExpression(uses, withLabels, validated.floatColumns)}`;
   const sql = `SELECT ${columns.join(',\n  ')}
-    FROM read_parquet(${sqlFileList(validated.files)}, hive_partitioning = false) ${filter}`;
+    FROM ${readSql(validated.source)} ${filter}`;
   return {
     sql,
     featureCount: fitted.slots.length,

@@ -16,5 +16,6 @@ export {
   saveFittedFeatures,
   serializeFittedFeatures,
 } from './fitted.ts';
+export { type RowRange, rowGroupsOf } from './source.ts';
 export * from './spec.ts';
 export { DEFAULT_MAX_ERROR_RATE, type FeatureReadReport } from './validate.ts';

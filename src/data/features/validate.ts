@@ -7,10 +7,10 @@ import { sqlIdentifier, sqlString } from '../duckdb.ts';
 import { type ErrorSink, writeErrorFile } from '../errorSink.ts';
 import type { ColumnSchema } from '../manifest.ts';
 import type { Partition } from '../partitions.ts';
-import { blameFile } from './blame.ts';
-import { sqlFileList } from './fit.ts';
+import { blameFile, readEveryColumn } from './blame.ts';
 import type { FittedFeatures } from './fitted.ts';
 import { type FileFooter, filesNeedingScan, readFooters } from './footers.ts';
+import { type ReadSource, type RowRange, readSql, sourceRows } from './source.ts';
 import { type ColumnUses, columnRequirements, validRowExpression, violationExpression } from './sql.ts';
 
 export const DEFAULT_MAX_ERROR_RATE = 0.01;
@@ -29,6 +29,8 @@ export interface FeatureReadReport {
 }
 
 export interface ValidatedSource {
+  /** The files and row ranges read. */
+  source: ReadSource;
   files: string[];
   report: FeatureReadReport;
   idIsInteger: boolean;
@@ -40,6 +42,10 @@ export interface ValidatedSource {
 
 export interface ValidateOptions {
   partitions: readonly Partition[];
+  /** Row ranges of some files (the others are read whole). */
+  ranges?: ReadonlyMap<string, RowRange> | undefined;
+  /** Compute the slice columns' values (default true): scoring does not need them. */
+  withSlices?: boolean;
   fitted: FittedFeatures;
   withLabels: boolean;
   errorSink?: ErrorSink | undefined;
@@ -66,6 +72,7 @@ export async function validateFeatureSource(
     slices: fitted.slices,
   };
   const files = options.partitions.flatMap((partition) => partition.files);
+  const source: ReadSource = { files, ranges: options.ranges };
   const report: FeatureReadReport = {
     rows: 0,
     errorRows: 0,
@@ -75,7 +82,8 @@ export async function validateFeatureSource(
     scannedFiles: 0,
   };
   const floatColumns = new Set<string>();
-  if (files.length === 0) return { files, report, idIsInteger: true, sliceValues: new Map(), floatColumns };
+  if (files.length === 0)
+    return { source, files, report, idIsInteger: true, sliceValues: new Map(), floatColumns };
 
   const footers = await readFooters(connection, files);
   const requirements = columnRequirements(uses, withLabels);
@@ -87,7 +95,7 @@ export async function validateFeatureSource(
   const suspicious = filesNeedingScan(files, footers, uses, withLabels);
   const errorRows = await countBadRows(
     connection,
-    suspicious,
+    { files: suspicious, ranges: options.ranges },
     validRowExpression(uses, withLabels, floatColumns),
   );
   report.scannedFiles = suspicious.length;
@@ -96,7 +104,7 @@ export async function validateFeatureSource(
   for (const partition of options.partitions) {
     const counts = { date: partition.date, rows: 0, errorRows: 0 };
     for (const file of partition.files) {
-      counts.rows += footerOf(footers, file).rows;
+      counts.rows += sourceRows(source, file, footerOf(footers, file).rows);
       counts.errorRows += errorRows.get(file) ?? 0;
     }
     if (options.errorSink) {
@@ -105,7 +113,7 @@ export async function validateFeatureSource(
         connection,
         options.errorSink,
         partition.date,
-        errorRowsSql(partition.files, schema, violation),
+        errorRowsSql({ files: partition.files, ranges: options.ranges }, schema, violation),
         counts.errorRows,
       );
       if (errorFile) report.errorFiles.push(errorFile);
@@ -120,8 +128,11 @@ export async function validateFeatureSource(
   const idType =
     footerOf(footers, files[0] as string).schema.find((column) => column.name === fitted.id)?.type ?? '';
   const sliceValues = new Map<string, string[]>();
-  for (const slice of fitted.slices) sliceValues.set(slice, await distinctValues(connection, files, slice));
-  return { files, report, idIsInteger: typeFamily(idType) === 'integer', sliceValues, floatColumns };
+  if (options.withSlices ?? true) {
+    for (const slice of fitted.slices)
+      sliceValues.set(slice, await distinctValues(connection, source, slice));
+  }
+  return { source, files, report, idIsInteger: typeFamily(idType) === 'integer', sliceValues, floatColumns };
 }
 
 function footerOf(footers: Map<string, FileFooter>, file: string): FileFooter {
@@ -133,18 +144,18 @@ function footerOf(footers: Map<string, FileFooter>, file: string): FileFooter {
 /** Bad rows per file, counted by scanning the files (all at once; file by file to name a corrupt one). */
 async function countBadRows(
   connection: DuckDBConnection,
-  files: readonly string[],
+  source: ReadSource,
   valid: string,
 ): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  if (files.length === 0) return counts;
-  const sql = (list: string) => `SELECT filename, count(*) FILTER (WHERE NOT (${valid}))::BIGINT
-    FROM read_parquet(${list}, filename = true, hive_partitioning = false) GROUP BY filename`;
+  if (source.files.length === 0) return counts;
+  const sql = `SELECT filename, count(*) FILTER (WHERE NOT (${valid}))::BIGINT
+    FROM ${readSql(source, { filename: true })} GROUP BY filename`;
   let rows: unknown[][];
   try {
-    rows = (await connection.runAndReadAll(sql(sqlFileList(files)))).getRowsJS();
+    rows = (await connection.runAndReadAll(sql)).getRowsJS();
   } catch (error) {
-    return blameFile(files, (file) => connection.run(sql(sqlString(file))), error);
+    return blameFile(source.files, (file) => connection.run(readEveryColumn(file)), error);
   }
   for (const [file, count] of rows) counts.set(String(file), Number(count));
   return counts;
@@ -152,20 +163,19 @@ async function countBadRows(
 
 async function distinctValues(
   connection: DuckDBConnection,
-  files: readonly string[],
+  source: ReadSource,
   column: string,
 ): Promise<string[]> {
   const value = `CAST(${sqlIdentifier(column)} AS VARCHAR)`;
-  const sql = (list: string) =>
-    `SELECT DISTINCT ${value} AS v FROM read_parquet(${list}, hive_partitioning = false) WHERE v IS NOT NULL ORDER BY v`;
+  const sql = `SELECT DISTINCT ${value} AS v FROM ${readSql(source)} WHERE v IS NOT NULL ORDER BY v`;
   try {
-    return (await connection.runAndReadAll(sql(sqlFileList(files)))).getRowsJS().map((row) => String(row[0]));
+    return (await connection.runAndReadAll(sql)).getRowsJS().map((row) => String(row[0]));
   } catch (error) {
-    return blameFile(files, (file) => connection.run(sql(sqlString(file))), error);
+    return blameFile(source.files, (file) => connection.run(readEveryColumn(file)), error);
   }
 }
 
-function errorRowsSql(files: readonly string[], schema: readonly ColumnSchema[], violation: string): string {
+function errorRowsSql(source: ReadSource, schema: readonly ColumnSchema[], violation: string): string {
   // DuckDB's to_json writes NaN and Infinity bare, which is not JSON: write them as strings.
   const jsonValue = (column: ColumnSchema) => {
     const name = sqlIdentifier(column.name);
@@ -177,7 +187,7 @@ function errorRowsSql(files: readonly string[], schema: readonly ColumnSchema[],
   return `SELECT ${raw}::VARCHAR AS raw, __reason AS reason, __file AS source_file, __row::BIGINT AS source_row,
       NULL::VARCHAR AS topic, NULL::INTEGER AS "partition", NULL::BIGINT AS "offset"
     FROM (SELECT *, filename AS __file, file_row_number AS __row, (${violation}) AS __reason
-      FROM read_parquet(${sqlFileList(files)}, filename = true, file_row_number = true, hive_partitioning = false))
+      FROM ${readSql(source, { filename: true, rowNumber: true })})
     WHERE __reason IS NOT NULL ORDER BY source_file, source_row`;
 }
 

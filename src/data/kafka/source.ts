@@ -6,7 +6,7 @@ import { sqlIdentifier, sqlString, withDuckSession } from '../duckdb.ts';
 import { type ErrorSink, writeErrorFile } from '../errorSink.ts';
 import { DEFAULT_MAX_ERROR_RATE } from '../features/validate.ts';
 import type { PartitionManifest } from '../manifest.ts';
-import { type PartitionWriteStatus, writePartition } from '../partitions.ts';
+import { PARTITION_ROW_GROUP_ROWS, type PartitionWriteStatus, writePartition } from '../partitions.ts';
 import { kafkaClient } from './client.ts';
 import { consumeRanges, type OffsetRange, offsetsForInterval } from './consume.ts';
 import { type MessageSchema, parseJsonMessage } from './messages.ts';
@@ -197,7 +197,7 @@ async function copyRows(
   const order = [...orderBy.map(sqlIdentifier), '__partition', '__offset'].join(', ');
   await connection.run(
     `COPY (SELECT ${columns.map(sqlIdentifier).join(', ')} FROM ${staging.rowsTable} ORDER BY ${order})
-     TO ${sqlString(target)} (FORMAT parquet)`,
+     TO ${sqlString(target)} (FORMAT parquet, ROW_GROUP_SIZE ${PARTITION_ROW_GROUP_ROWS})`,
   );
 }
 
