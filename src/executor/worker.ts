@@ -182,6 +182,10 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
       await loadRuns([row.id]);
       await closeRun(row.id);
     }
+    // Forget runs that closed elsewhere (the cache would otherwise grow for as long as it lives).
+    const open = new Set(rows.map((row) => row.id));
+    for (const entry of active.values()) open.add(entry.runId);
+    for (const runId of runs.keys()) if (!open.has(runId)) runs.delete(runId);
     return { open: rows.length > 0, nextWakeAt };
   };
 
