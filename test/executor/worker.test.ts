@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineDag, listRuns, listTaskAttempts, listTaskInstances, runDag } from '../../src/dag/index.ts';
+import { claimTaskInstances } from '../../src/dag/sql/claimTaskInstances.ts';
 import type { Dag, TaskContext } from '../../src/dag/types.ts';
-import { listWorkers, runWorker } from '../../src/executor/index.ts';
+import { listWorkers, runWorker, startQueuedRuns } from '../../src/executor/index.ts';
 import { setPool } from '../../src/executor/pools.ts';
 import { triggerRun } from '../../src/scheduler/trigger.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
@@ -218,6 +219,42 @@ describe.each(storeKinds())('workers on the $kind store', ({ kind, skip }) => {
     expect((await counters(env.store))['one-gpu']).toEqual({ peak: 1, entries: 18 });
     const runs = await listRuns(env.store, { dagId: 'w-gpu' });
     expect(runs.map((run) => run.state)).toEqual(['success', 'success', 'success']);
+  });
+
+  it.skipIf(skip)('concurrent claims never take more of a capped pool than its slots', async () => {
+    await setPool(env.store, { name: 'race', slots: 2 });
+    const dag = defineDag({
+      id: 'w-race',
+      description: '',
+      tasks: Array.from({ length: 30 }, (_, i) => ({ id: `t${i}`, pool: 'race', run: () => ({}) })),
+    });
+    const { run } = await triggerRun(env.store, dag, { date: '2001-09-01' });
+    await startQueuedRuns(env.store, [dag]);
+    const stores =
+      kind === 'postgres' ? await Promise.all([openStore(env.config), openStore(env.config)]) : [];
+    try {
+      const claimers = [env.store, ...stores];
+      // 24 claims at once, each asking for 3, from three connection pools.
+      const claims = await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          claimTaskInstances(claimers[i % claimers.length] as Store, {
+            scope: { runId: run.id },
+            owner: `claimer-${i}`,
+            limit: 3,
+            leaseMs: 60_000,
+            onlyPool: 'race',
+          }),
+        ),
+      );
+      expect(claims.flat()).toHaveLength(2);
+      const { rows } = await env.store.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM task_instances WHERE run_id = $1 AND state = 'running'`,
+        [run.id],
+      );
+      expect(rows[0]?.n).toBe(2);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
   });
 
   it.skipIf(skip)('finishes a run that runDag started elsewhere, and runDag sees it finished', async () => {
