@@ -38,6 +38,14 @@ export async function openDuckSession(): Promise<DuckSession> {
   };
 }
 
+/** Caps the threads of this process's (or worker thread's) DuckDB engine. */
+export async function setDuckThreads(threads: number): Promise<void> {
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`DuckDB threads: expected a positive integer, got ${threads}`);
+  }
+  await withDuckSession((connection) => connection.run(`SET threads = ${threads}`));
+}
+
 export async function withDuckSession<T>(use: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
   const session = await openDuckSession();
   try {

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withDuckSession } from '../../src/data/duckdb.ts';
@@ -87,5 +88,13 @@ describe('train then score through the nightshift command', () => {
       dayRows,
       0,
     ]);
+    // One day, cut by row groups: --workers 2 scored it as two shards, one on each worker.
+    const manifests = await Promise.all(
+      outputs.map(async (output) => JSON.parse(await readFile(path.join(output, '_manifest.json'), 'utf8'))),
+    );
+    const workersOf = (manifest: { shards: { worker: number }[] }) =>
+      manifest.shards.map((shard) => shard.worker).sort();
+    expect(workersOf(manifests[0])).toEqual([0]);
+    expect(workersOf(manifests[1])).toEqual([0, 1]);
   }, 90_000);
 });

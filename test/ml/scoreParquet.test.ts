@@ -3,16 +3,25 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withDuckSession } from '../../src/data/duckdb.ts';
-import { listPartitions, type Partition, prepareFlights } from '../../src/data/index.ts';
+import { listPartitions, type Partition, prepareFlights, readFeatures } from '../../src/data/index.ts';
 import type { SavedArtifact } from '../../src/ml/artifacts.ts';
 import { selectBackend } from '../../src/ml/backend.ts';
 import { loadPipeline } from '../../src/ml/pipeline.ts';
-import { planFileShards, scoreBatch } from '../../src/ml/score/index.ts';
+import { predictScores } from '../../src/ml/predict.ts';
+import {
+  type InputFile,
+  type PredictionsManifest,
+  planShards,
+  ScoringPool,
+  scoreBatch,
+} from '../../src/ml/score/index.ts';
 import { saveCandidateArtifact, trainPipeline } from '../../src/ml/trainPipeline.ts';
 
 let dir: string;
 let artifact: SavedArtifact;
 let scoring: Partition[];
+/** Scores of the scoring days computed in this thread, by id: what every pool must reproduce. */
+let reference: Map<bigint, number>;
 
 async function predictions(
   outputDir: string,
@@ -31,6 +40,95 @@ async function predictions(
   });
 }
 
+/** Every input id exactly once, each with the single-threaded score (within 1e-6). */
+async function expectReferenceScores(outputDir: string, days: readonly Partition[] = scoring): Promise<void> {
+  const expectedRows = days.reduce((sum, p) => sum + p.manifest.rowCount, 0);
+  const { ids, scores, versions } = await predictions(outputDir);
+  expect(ids.length).toBe(expectedRows);
+  expect(new Set(ids).size).toBe(expectedRows);
+  expect(versions).toEqual([1]);
+  let worst = 0;
+  for (const [id, score] of scores) {
+    worst = Math.max(worst, Math.abs((reference.get(id) ?? Number.NaN) - score));
+  }
+  expect(worst).toBeLessThanOrEqual(1e-6);
+}
+
+const manifestOf = async (outputDir: string): Promise<PredictionsManifest> =>
+  JSON.parse(await readFile(path.join(outputDir, '_manifest.json'), 'utf8')) as PredictionsManifest;
+
+describe('shard plans', () => {
+  const file = (date: string, name: string, rows: number, rowGroups?: number[]): InputFile => ({
+    date,
+    file: `/${name}`,
+    rows,
+    sha256: name,
+    rowGroups,
+  });
+
+  it('groups whole small files in date order up to the shard size', () => {
+    const files = [file('2001-01-02', 'b', 5), file('2001-01-01', 'a', 5), file('2001-01-03', 'c', 5)];
+    const shards = planShards(files, { shardRows: 8, workers: 1 });
+    // 15 rows in shards of about 8: two shards, each file in the one its middle row falls in.
+    expect(shards.map((s) => s.pieces.map((p) => [p.file, p.from, p.to]))).toEqual([
+      [['/a', 0, 5]],
+      [
+        ['/b', 0, 5],
+        ['/c', 0, 5],
+      ],
+    ]);
+  });
+
+  it('cuts one day by row groups so that two workers get a shard each', () => {
+    const day = [file('2001-01-02', 'day', 16_850, [8192, 8192, 466])];
+    expect(planShards(day, { shardRows: 262_144, workers: 1 }).map((s) => s.pieces)).toHaveLength(1);
+    const shards = planShards(day, { shardRows: 262_144, workers: 2 });
+    expect(shards.map((s) => [s.name, s.rows, s.pieces.map((p) => [p.file, p.from, p.to])])).toEqual([
+      ['shard-00000', 8192, [['/day', 0, 8192]]],
+      ['shard-00001', 8658, [['/day', 8192, 16_850]]],
+    ]);
+    // No more shards than row groups; a file whose groups do not add up is cut only whole.
+    expect(planShards(day, { shardRows: 1, workers: 8 })).toHaveLength(3);
+    expect(planShards([file('2001-01-02', 'x', 100, [60])], { shardRows: 1, workers: 2 })).toHaveLength(1);
+  });
+
+  it('covers every row of every file once, in order, the same way every time', () => {
+    const files: InputFile[] = [];
+    for (let day = 1; day <= 9; day++) {
+      const groups = Array.from(
+        { length: 1 + (day % 4) },
+        (_, i) => 1000 + ((day * 7919 + i * 104_729) % 9000),
+      );
+      files.push(
+        file(
+          `2001-01-0${day}`,
+          `d${day}`,
+          groups.reduce((a, b) => a + b, 0),
+          groups,
+        ),
+      );
+    }
+    for (const options of [
+      { shardRows: 5000, workers: 1 },
+      { shardRows: 262_144, workers: 3 },
+      { shardRows: 1, workers: 2 },
+    ]) {
+      const shards = planShards(files, options);
+      expect(planShards([...files].reverse(), options)).toEqual(shards);
+      expect(shards.map((s) => s.name)).toEqual(shards.map((_, i) => `shard-${String(i).padStart(5, '0')}`));
+      const pieces = shards.flatMap((s) => s.pieces);
+      for (const input of files) {
+        const ranges = pieces.filter((p) => p.file === input.file).map((p) => [p.from, p.to]);
+        const flat = ranges.flat();
+        expect(flat[0]).toBe(0);
+        expect(flat.at(-1)).toBe(input.rows);
+        for (let i = 1; i < ranges.length; i++) expect(ranges[i]?.[0]).toBe(ranges[i - 1]?.[1]);
+      }
+      expect(shards.length).toBeGreaterThanOrEqual(options.workers);
+    }
+  });
+});
+
 describe('batch scoring from Parquet partitions to Parquet shards', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'nightshift-score-'));
@@ -46,6 +144,14 @@ describe('batch scoring from Parquet partitions to Parquet shards', () => {
     });
     artifact = await saveCandidateArtifact(path.join(dir, 'home'), candidate, 'flights-delay', 1);
     scoring = partitions.slice(2);
+    const { batch } = await readFeatures({
+      partitions: scoring,
+      fitted: candidate.fitted,
+      withLabels: false,
+    });
+    const scores = predictScores(candidate.model, candidate.layout, batch.features, batch.rowCount);
+    const ids = batch.ids as BigInt64Array;
+    reference = new Map([...ids].map((id, row) => [id, scores[row] as number]));
   });
 
   const run = (outputDir: string, workers: number, extra: Record<string, unknown> = {}) =>
@@ -59,45 +165,58 @@ describe('batch scoring from Parquet partitions to Parquet shards', () => {
       logicalDate: '2001-01-10',
       workers,
       backend: 'wasm',
-      shardRows: 1,
       ...extra,
     });
 
-  it('plans one shard per group of whole files, in date order', () => {
-    const files = [
-      { date: '2001-01-02', file: '/b', rows: 5, sha256: 'x' },
-      { date: '2001-01-01', file: '/a', rows: 5, sha256: 'y' },
-      { date: '2001-01-03', file: '/c', rows: 5, sha256: 'z' },
-    ];
-    expect(planFileShards(files, 8).map((s) => s.files.map((f) => f.file))).toEqual([['/a', '/b'], ['/c']]);
+  for (const workers of [1, 2, 3]) {
+    it(`gives the single-threaded scores with ${workers} worker(s) on row-group shards, every id once`, async () => {
+      const out = path.join(dir, `out-${workers}`);
+      // 8,192 rows a shard: each day's row groups are shards of their own, cut mid-file.
+      const result = await run(out, workers, { shardRows: 8192 });
+      const manifest = await manifestOf(out);
+      expect(manifest.rowCount).toBe(result.manifest.rowCount);
+      expect(manifest.workers).toBe(workers);
+      expect(manifest.shards.length).toBeGreaterThanOrEqual(4);
+      expect(manifest.shards.some((s) => s.inputs.some((input) => input.from > 0))).toBe(true);
+      await expectReferenceScores(out);
+    });
+  }
+
+  it('scores a single day on two workers: two shards of the one file, one per worker', async () => {
+    const out = path.join(dir, 'one-day');
+    const day = scoring.slice(0, 1);
+    await scoreBatch({
+      model: 'flights-delay',
+      modelVersion: 1,
+      artifactDir: artifact.dir,
+      manifestSha256: artifact.manifestSha256,
+      partitions: day,
+      outputDir: out,
+      logicalDate: day[0]?.date as string,
+      workers: 2,
+      backend: 'wasm',
+    });
+    const manifest = await manifestOf(out);
+    expect(manifest.workers).toBe(2);
+    expect(manifest.shards).toHaveLength(2);
+    const file = day[0]?.files[0];
+    expect(manifest.shards.map((s) => s.inputs.map((input) => input.file))).toEqual([[file], [file]]);
+    expect(manifest.shards[0]?.inputs[0]?.to).toBe(manifest.shards[1]?.inputs[0]?.from);
+    expect(new Set(manifest.shards.map((s) => s.worker))).toEqual(new Set([0, 1]));
+    await expectReferenceScores(out, day);
   });
 
-  it('gives the same score for every id with 1 and 2 workers, every id exactly once, and reruns skip verified shards', async () => {
-    const one = path.join(dir, 'out-1');
-    const two = path.join(dir, 'out-2');
-    const first = await run(one, 1);
-    await run(two, 2);
-    const expectedRows = scoring.reduce((sum, p) => sum + p.manifest.rowCount, 0);
-    expect(first.manifest.rowCount).toBe(expectedRows);
-    expect(first.manifest.shards.map((s) => s.shard)).toEqual(['shard-00000', 'shard-00001']);
-    const a = await predictions(one);
-    const b = await predictions(two);
-    expect(a.ids.length).toBe(expectedRows);
-    expect(new Set(a.ids).size).toBe(expectedRows);
-    expect(a.versions).toEqual([1]);
-    for (const [id, score] of a.scores)
-      expect(Math.abs((b.scores.get(id) ?? Number.NaN) - score)).toBeLessThanOrEqual(1e-6);
-
-    const rerun = await run(one, 2);
-    expect(rerun.skippedShards).toBe(2);
-    expect(rerun.scoredShards).toBe(0);
-    // A damaged shard output is rescored, the other one kept.
-    const damaged = path.join(one, 'shard-00001.parquet');
+  it('reruns skip verified shards and rescore a damaged one', async () => {
+    const out = path.join(dir, 'rerun');
+    const first = await run(out, 2);
+    expect(first.scoredShards).toBe(first.manifest.shards.length);
+    const rerun = await run(out, 2);
+    expect([rerun.skippedShards, rerun.scoredShards]).toEqual([first.manifest.shards.length, 0]);
+    const damaged = path.join(out, 'shard-00001.parquet');
     await writeFile(damaged, (await readFile(damaged)).subarray(0, 100));
-    const repair = await run(one, 1);
-    expect(repair.skippedShards).toBe(1);
-    expect(repair.scoredShards).toBe(1);
-    expect((await predictions(one)).ids.length).toBe(expectedRows);
+    const repair = await run(out, 2);
+    expect([repair.skippedShards, repair.scoredShards]).toEqual([first.manifest.shards.length - 1, 1]);
+    await expectReferenceScores(out);
   });
 
   it('retries a shard whose worker is killed mid-shard: every input id appears exactly once', async () => {
@@ -105,12 +224,25 @@ describe('batch scoring from Parquet partitions to Parquet shards', () => {
     const result = await run(out, 2, {
       crashMidShard: (shard: string, attempt: number) => shard === 'shard-00001' && attempt === 1,
     });
-    const expectedRows = scoring.reduce((sum, p) => sum + p.manifest.rowCount, 0);
-    const { ids } = await predictions(out);
-    expect(result.manifest.rowCount).toBe(expectedRows);
-    expect(ids.length).toBe(expectedRows);
-    expect(new Set(ids).size).toBe(expectedRows);
-    const manifest = JSON.parse(await readFile(path.join(out, '_manifest.json'), 'utf8'));
-    expect(manifest.shards).toHaveLength(2);
+    expect(result.manifest.shards).toHaveLength(2);
+    await expectReferenceScores(out);
+  });
+
+  it('scores on a pool the caller started, planned for its size', async () => {
+    const pool = await ScoringPool.open({
+      artifactDir: artifact.dir,
+      manifestSha256: artifact.manifestSha256,
+      workers: 3,
+      backend: 'wasm',
+    });
+    try {
+      const out = path.join(dir, 'own-pool');
+      const result = await run(out, 1, { pool });
+      expect(result.manifest.workers).toBe(3);
+      expect(new Set(result.manifest.shards.map((s) => s.worker)).size).toBe(3);
+      await expectReferenceScores(out);
+    } finally {
+      await pool.close();
+    }
   });
 });

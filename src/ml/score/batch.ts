@@ -1,13 +1,17 @@
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import type { Partition } from '../../data/index.ts';
+import { type Partition, rowGroupsOf } from '../../data/index.ts';
 import { childLogger } from '../../log.ts';
 import { completedShard, type ShardSidecar } from './parquetShard.ts';
-import { type FileShard, type InputFile, planFileShards } from './plan.ts';
+import { type FileShard, type InputFile, planShards } from './plan.ts';
 import { ScoringPool, type ScoringPoolOptions } from './pool.ts';
 import type { FileShardResult } from './protocol.ts';
+import { scoringWorkerEntry } from './workerEntry.ts';
 
 export const PREDICTIONS_MANIFEST = '_manifest.json';
+
+const DEFAULT_SHARD_ROWS = 262_144;
 
 export interface ScoreBatchOptions extends Omit<ScoringPoolOptions, 'artifactDir' | 'manifestSha256'> {
   model: string;
@@ -17,7 +21,12 @@ export interface ScoreBatchOptions extends Omit<ScoringPoolOptions, 'artifactDir
   partitions: readonly Partition[];
   outputDir: string;
   logicalDate: string;
-  /** Rows per shard (whole files are grouped up to it); default 262,144. */
+  /**
+   * About this many rows per shard (small files are grouped, big ones cut by row groups);
+   * default 262,144. There are at least as many shards as workers when the input has enough
+   * row groups. The plan depends on the input, this and the worker count: a rerun with the same
+   * ones skips the shards already done.
+   */
   shardRows?: number;
   onShard?: (done: number, total: number, rows: number) => void;
   /**
@@ -30,6 +39,8 @@ export interface ScoreBatchOptions extends Omit<ScoringPoolOptions, 'artifactDir
 
 export interface PredictionsManifest {
   format: 1;
+  /** The worker count the shards were planned for (each shard names the worker that scored it). */
+  workers: number;
   model: string;
   modelVersion: number;
   logicalDate: string;
@@ -67,7 +78,15 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
   const started = performance.now();
   const log = childLogger({ component: 'score', model: options.model, date: options.logicalDate });
   await mkdir(options.outputDir, { recursive: true });
-  const shards = planFileShards(inputFilesOf(options.partitions), options.shardRows ?? 262_144);
+  // The worker bundle is checked (or built) while the footers are read for the plan.
+  void scoringWorkerEntry().catch(() => undefined);
+  const workers = options.pool?.size ?? options.workers ?? Math.max(1, os.availableParallelism());
+  const inputs = inputFilesOf(options.partitions);
+  const rowGroups = await rowGroupsOf(inputs.map((input) => input.file));
+  const shards = planShards(
+    inputs.map((input) => ({ ...input, rowGroups: rowGroups.get(input.file) })),
+    { shardRows: options.shardRows ?? DEFAULT_SHARD_ROWS, workers },
+  );
   const ownPool = options.pool === undefined;
   // Started before the rerun checks below (they hash every existing output): the workers'
   // start overlaps them. Sized from the shard count, not from what is left to do.
@@ -76,7 +95,7 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
     (shards.length > 0
       ? ScoringPool.start({
           ...options,
-          workers: Math.min(options.workers ?? Number.MAX_SAFE_INTEGER, shards.length),
+          workers: Math.min(workers, shards.length),
         })
       : undefined);
   const done = new Map<string, ShardSidecar>();
@@ -137,6 +156,7 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
   const ordered = shards.map((shard) => done.get(shard.name) as ShardSidecar);
   const manifest: PredictionsManifest = {
     format: 1,
+    workers,
     model: options.model,
     modelVersion: options.modelVersion,
     logicalDate: options.logicalDate,

@@ -12,9 +12,11 @@ export { completedShard, type ShardSidecar, shardFiles } from './parquetShard.ts
 export {
   type FileShard,
   type InputFile,
-  planFileShards,
   planRowShards,
+  planShards,
   type RowShard,
+  type ShardPiece,
+  type ShardPlanOptions,
   shardName,
 } from './plan.ts';
 export { type PoolJob, ScoringPool, type ScoringPoolOptions, ShardFailedError } from './pool.ts';

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { BIGINT, type DuckDBAppender, DuckDBDataChunk, FLOAT } from '@duckdb/node-api';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { openDuckSession, sqlString } from '../../data/duckdb.ts';
+import { openFeatureStream, parseFittedFeatures, type RowRange } from '../../data/features/index.ts';
 import { sha256File } from '../../data/hash.ts';
-import { listPartitions, openFeatureStream, parseFittedFeatures } from '../../data/index.ts';
+import { listPartitions } from '../../data/partitions.ts';
 import { DataError } from '../../errors.ts';
 import type { InputLayout } from '../inputs.ts';
 import { predictScores } from '../predict.ts';
@@ -19,15 +20,18 @@ import type { FileShardJob, FileShardResult } from './protocol.ts';
  * file still has the recorded sum.
  */
 export interface ShardSidecar {
-  format: 1;
+  format: 2;
   shard: string;
-  inputs: { file: string; sha256: string; rows: number }[];
+  /** Rows [from, to) of each input file (of `fileRows`). */
+  inputs: { file: string; sha256: string; fileRows: number; from: number; to: number }[];
   modelVersion: number;
   logicalDate: string;
   rows: number;
   errorRows: number;
   bytes: number;
   sha256: string;
+  /** The pool worker (by index) that scored it: how a reader sees the work was shared. */
+  worker: number;
 }
 
 export function shardFiles(outputDir: string, shard: string): { parquet: string; sidecar: string } {
@@ -52,7 +56,7 @@ export async function completedShard(
     return undefined;
   }
   const sameInputs =
-    sidecar.format === 1 &&
+    sidecar.format === 2 &&
     sidecar.modelVersion === modelVersion &&
     sidecar.logicalDate === logicalDate &&
     JSON.stringify(sidecar.inputs) === JSON.stringify(shardInputs(shard));
@@ -66,10 +70,27 @@ export async function completedShard(
 }
 
 function shardInputs(shard: FileShard): ShardSidecar['inputs'] {
-  return shard.files.map((file) => ({ file: file.file, sha256: file.sha256, rows: file.rows }));
+  return shard.pieces.map((piece) => ({
+    file: piece.file,
+    sha256: piece.sha256,
+    fileRows: piece.fileRows,
+    from: piece.from,
+    to: piece.to,
+  }));
+}
+
+/** The pieces that are parts of files, as row ranges for the feature reader. */
+function rowRangesOf(shard: FileShard): Map<string, RowRange> {
+  return new Map(
+    shard.pieces
+      .filter((piece) => piece.from > 0 || piece.to < piece.fileRows)
+      .map((piece) => [piece.file, { from: piece.from, to: piece.to }]),
+  );
 }
 
 export interface ShardScorer {
+  /** The worker's index in its pool, recorded in the sidecar. */
+  worker: number;
   model: tfl.LayersModel;
   layout: InputLayout;
   fittedFeaturesJson: string;
@@ -85,8 +106,10 @@ export async function scoreFileShard(job: FileShardJob, scorer: ShardScorer): Pr
   const partitions = await shardPartitions(job.shard);
   const stream = await openFeatureStream({
     partitions,
+    rowRanges: rowRangesOf(job.shard),
     fitted,
     withLabels: false,
+    withSlices: false,
     batchRows: 65_536,
     reuseBuffers: true,
   });
@@ -141,7 +164,7 @@ export async function scoreFileShard(job: FileShardJob, scorer: ShardScorer): Pr
   const bytes = (await stat(files.parquet)).size;
   const sha256 = await sha256File(files.parquet);
   const sidecar: ShardSidecar = {
-    format: 1,
+    format: 2,
     shard: job.shard.name,
     inputs: shardInputs(job.shard),
     modelVersion: job.modelVersion,
@@ -150,6 +173,7 @@ export async function scoreFileShard(job: FileShardJob, scorer: ShardScorer): Pr
     errorRows: stream.report.errorRows,
     bytes,
     sha256,
+    worker: scorer.worker,
   };
   const sidecarTemp = `${files.sidecar}.tmp-${job.attempt}`;
   await writeFile(sidecarTemp, `${JSON.stringify(sidecar, null, 2)}\n`);
@@ -199,9 +223,9 @@ function appendPredictions(
 
 async function shardPartitions(shard: FileShard) {
   const byDir = new Map<string, Set<string>>();
-  for (const file of shard.files) {
-    const dir = path.dirname(file.file);
-    byDir.set(dir, (byDir.get(dir) ?? new Set()).add(file.file));
+  for (const piece of shard.pieces) {
+    const dir = path.dirname(piece.file);
+    byDir.set(dir, (byDir.get(dir) ?? new Set()).add(piece.file));
   }
   const partitions = [];
   for (const [dir, wanted] of byDir) {

@@ -6,6 +6,7 @@ import type { BackendName, BackendRequest } from '../backend.ts';
 import { parseBackendRequest } from '../backend.ts';
 import { DEFAULT_MICRO_BATCH } from '../predict.ts';
 import type { FromWorker, ScoringJob, ScoringResult, ToWorker, WorkerInit } from './protocol.ts';
+import { scoringWorkerEntry } from './workerEntry.ts';
 
 /** A shard failed on every attempt; `shard` names it. Retriable as a task: a new run may pass. */
 export class ShardFailedError extends NightshiftError {
@@ -41,12 +42,16 @@ export interface PoolJob {
 
 interface Slot {
   index: number;
-  worker: Worker;
+  /** Absent until the worker bundle is ready. */
+  worker: Worker | undefined;
   ready: Promise<BackendName>;
   busy?: { id: number; pending: PendingJob };
   /** Model loaded: only then may it take a job (a replacement is still loading). */
   loaded: boolean;
+  /** Exited, or failed to load the model: it takes no job and is waited for by none. */
   exited: boolean;
+  /** Jobs it has started. */
+  taken: number;
 }
 
 interface PendingJob {
@@ -55,9 +60,6 @@ interface PendingJob {
   resolve: (result: ScoringResult) => void;
   reject: (error: Error) => void;
 }
-
-const BOOTSTRAP = new URL('./bootstrap.mjs', import.meta.url);
-const WORKER_ENTRY = new URL('./worker.ts', import.meta.url).href;
 
 /**
  * A pool of scoring worker threads, each holding one copy of the model. Jobs (shards) go to the
@@ -69,7 +71,8 @@ export class ScoringPool {
   backend: BackendName | undefined;
   private readonly slots: Slot[] = [];
   private readonly queue: PendingJob[] = [];
-  private readonly init: WorkerInit;
+  private readonly init: Omit<WorkerInit, 'index'>;
+  private readonly entry: Promise<string>;
   private nextId = 1;
   private closed = false;
   private readonly log: Logger;
@@ -77,7 +80,9 @@ export class ScoringPool {
   private constructor(private readonly options: ScoringPoolOptions) {
     this.size = options.workers ?? Math.max(1, os.availableParallelism());
     this.log = options.logger ?? childLogger({ component: 'score-pool' });
+    this.entry = scoringWorkerEntry();
     this.init = {
+      duckdbThreads: Math.max(1, Math.floor(os.availableParallelism() / this.size)),
       artifactDir: options.artifactDir,
       manifestSha256: options.manifestSha256,
       backend: options.backend ?? parseBackendRequest(process.env.NIGHTSHIFT_BACKEND),
@@ -99,8 +104,8 @@ export class ScoringPool {
 
   /**
    * Starts the workers without waiting: jobs may be submitted at once, and each worker takes
-   * one as soon as its model is loaded (a worker thread takes 1-3 s to load tsx, TF.js and the
-   * artifact, so the caller overlaps that with its own preparation). `started` settles when
+   * one as soon as its model is loaded (a worker thread takes 0.2-0.4 s to load TF.js, DuckDB
+   * and the artifact, so the caller overlaps that with its own preparation). `started` settles when
    * every worker is up; if one cannot load the model, queued and later jobs are refused with
    * that error rather than waiting forever.
    */
@@ -144,55 +149,89 @@ export class ScoringPool {
     this.closed = true;
     for (const pending of this.queue.splice(0))
       pending.reject(new NightshiftError('the scoring pool was closed'));
-    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+    await Promise.all(this.slots.map((slot) => slot.worker?.terminate()));
   }
 
   private spawn(index: number): Slot {
     const env = this.options.workerEnv?.(index);
-    const worker = new Worker(BOOTSTRAP, {
-      workerData: { entry: WORKER_ENTRY },
-      ...(env ? { env: { ...process.env, ...env } } : {}),
-    });
-    const slot: Slot = { index, worker, loaded: false, exited: false, ready: Promise.resolve('cpu') };
-    slot.ready = new Promise<BackendName>((resolve, reject) => {
-      const onMessage = (message: FromWorker) => {
-        if (message.type === 'ready') {
-          slot.loaded = true;
-          resolve(message.backend);
-        } else if (message.type === 'failed' && message.id === -1) {
-          reject(new NightshiftError(`scoring worker ${index} could not load the model: ${message.message}`));
-        } else this.onResult(slot, message);
-      };
-      worker.on('message', onMessage);
-      worker.on('error', (error) => {
-        reject(error);
-        this.onWorkerDeath(slot, `worker error: ${error.message}`);
-      });
-      worker.on('exit', (code) => {
-        reject(new NightshiftError(`scoring worker ${index} exited with code ${code} while starting`));
-        this.onWorkerDeath(slot, `worker exited with code ${code}`);
-      });
-    });
-    // A start failure is reported through open(); do not leave it unhandled here.
+    const slot: Slot = {
+      index,
+      worker: undefined,
+      loaded: false,
+      exited: false,
+      taken: 0,
+      ready: Promise.resolve('cpu'),
+    };
+    slot.ready = this.entry.then(
+      (file) =>
+        new Promise<BackendName>((resolve, reject) => {
+          if (this.closed) {
+            reject(new NightshiftError('the scoring pool was closed'));
+            return;
+          }
+          // Plain JavaScript: none of the parent's loader flags (tsx's --import) are needed.
+          const worker = new Worker(file, {
+            execArgv: [],
+            ...(env ? { env: { ...process.env, ...env } } : {}),
+          });
+          slot.worker = worker;
+          worker.on('message', (message: FromWorker) => {
+            if (message.type === 'ready') {
+              slot.loaded = true;
+              resolve(message.backend);
+            } else if (message.type === 'failed' && message.id === -1) {
+              reject(
+                new NightshiftError(`scoring worker ${index} could not load the model: ${message.message}`),
+              );
+            } else this.onResult(slot, message);
+          });
+          worker.on('error', (error) => {
+            reject(error);
+            this.onWorkerDeath(slot, `worker error: ${error.message}`);
+          });
+          worker.on('exit', (code) => {
+            reject(new NightshiftError(`scoring worker ${index} exited with code ${code} while starting`));
+            this.onWorkerDeath(slot, `worker exited with code ${code}`);
+          });
+          worker.postMessage({ type: 'init', init: { ...this.init, index } } satisfies ToWorker);
+        }),
+    );
+    // A start failure is reported through open() or the jobs it refuses; the slot is then out
+    // of the reckoning, so no job waits for it.
     slot.ready.then(
       () => this.dispatch(),
-      () => undefined,
+      () => {
+        slot.exited = true;
+        this.dispatch();
+      },
     );
-    worker.postMessage({ type: 'init', init: this.init } satisfies ToWorker);
     return slot;
   }
 
+  /**
+   * Gives queued jobs to idle workers. While some workers are still loading, a worker that has
+   * already scored a shard leaves the last jobs (as many as there are loading workers) to them:
+   * otherwise the first worker up could take every shard of a small task (two shards of one
+   * day) before the second has loaded, and the task would not use the workers it asked for.
+   */
   private dispatch(): void {
-    for (const slot of this.slots) {
+    const loading = this.slots.filter((slot) => !slot.loaded && !slot.exited).length;
+    // Idle workers that have taken fewer jobs first: a worker that just loaded gets the job.
+    const idle = this.slots
+      .filter((slot) => !slot.busy && !slot.exited && slot.loaded)
+      .sort((a, b) => a.taken - b.taken);
+    for (const slot of idle) {
+      const worker = slot.worker;
       if (this.queue.length === 0) return;
-      if (slot.busy || slot.exited || !slot.loaded) continue;
+      if (worker === undefined || (slot.taken > 0 && this.queue.length <= loading)) continue;
       const pending = this.queue.shift() as PendingJob;
       const id = this.nextId++;
       slot.busy = { id, pending };
+      slot.taken++;
       const job = pending.item.job(pending.attempt);
       const crashMidJob = this.options.crashMidShard?.(pending.item.shard, pending.attempt) ?? false;
       const transfer = job.kind === 'rows' ? [job.features.buffer as ArrayBuffer] : [];
-      slot.worker.postMessage({ type: 'job', id, job, crashMidJob } satisfies ToWorker, transfer);
+      worker.postMessage({ type: 'job', id, job, crashMidJob } satisfies ToWorker, transfer);
     }
   }
 

@@ -4,6 +4,10 @@ import type { FileShard } from './plan.ts';
 /** Messages between the scoring pool and its worker threads (structured-clone safe). */
 
 export interface WorkerInit {
+  /** The worker's index in its pool (stable across replacements): recorded with each shard. */
+  index: number;
+  /** DuckDB threads of this worker: the cores shared among the pool's workers. */
+  duckdbThreads: number;
   artifactDir: string;
   /** The registered sum of manifest.json: a worker refuses an artifact changed since. */
   manifestSha256: string | undefined;

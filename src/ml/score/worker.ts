@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { setDuckThreads } from '../../data/duckdb.ts';
 import { errorMessage, NightshiftError } from '../../errors.ts';
 import { loadModelArtifact } from '../artifacts.ts';
 import { initBackend } from '../backend.ts';
@@ -29,6 +30,9 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 async function load(init: WorkerInit): Promise<void> {
+  // Each worker thread has a DuckDB engine of its own: without a limit, N workers would each
+  // start one thread per core.
+  await setDuckThreads(init.duckdbThreads);
   const backend = await initBackend(init.backend);
   const artifact = await loadModelArtifact(init.artifactDir, init.manifestSha256);
   scorer = {
@@ -57,6 +61,7 @@ async function run(message: Extract<ToWorker, { type: 'job' }>): Promise<Scoring
     );
   }
   return scoreFileShard(job, {
+    worker: scorer.init.index,
     model: scorer.model,
     layout: scorer.layout,
     fittedFeaturesJson: scorer.fittedFeaturesJson,
