@@ -74,15 +74,25 @@ export async function listPartitions(
     .sort();
   const partitions: Partition[] = [];
   for (const date of dates) {
-    const dir = partitionDir(datasetDir, date);
-    const manifest = await readManifest(dir);
-    if (manifest === undefined) continue;
-    await verifyManifestFiles(dir, manifest, options.verify ?? 'size').catch((error: unknown) =>
-      explainChangedFiles(dir, manifest, error),
-    );
-    partitions.push({ date, dir, manifest, files: manifest.files.map((file) => path.join(dir, file.name)) });
+    const partition = await readPartition(datasetDir, date, options.verify);
+    if (partition !== undefined) partitions.push(partition);
   }
   return partitions;
+}
+
+/** One day's partition, checked as `listPartitions` checks it; undefined without a manifest. */
+export async function readPartition(
+  datasetDir: string,
+  date: Day,
+  verify: VerifyLevel = 'size',
+): Promise<Partition | undefined> {
+  const dir = partitionDir(datasetDir, date);
+  const manifest = await readManifest(dir);
+  if (manifest === undefined) return undefined;
+  await verifyManifestFiles(dir, manifest, verify).catch((error: unknown) =>
+    explainChangedFiles(dir, manifest, error),
+  );
+  return { date, dir, manifest, files: manifest.files.map((file) => path.join(dir, file.name)) };
 }
 
 export interface WritePartitionRequest {

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { BIGINT, type DuckDBAppender, DuckDBDataChunk, FLOAT } from '@duckdb/node-api';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { openDuckSession, sqlString } from '../../data/duckdb.ts';
+// Not data/index.ts: that also loads kafkajs, 70-150 ms of every scoring worker's start.
 import { openFeatureStream, parseFittedFeatures, type RowRange } from '../../data/features/index.ts';
 import { sha256File } from '../../data/hash.ts';
-import { listPartitions } from '../../data/partitions.ts';
+import { readPartition } from '../../data/partitions.ts';
 import { DataError } from '../../errors.ts';
 import type { InputLayout } from '../inputs.ts';
 import { predictScores } from '../predict.ts';
@@ -230,7 +231,7 @@ async function shardPartitions(shard: FileShard) {
   const partitions = [];
   for (const [dir, wanted] of byDir) {
     const date = path.basename(dir).replace(/^date=/, '');
-    const [partition] = await listPartitions(path.dirname(dir), { from: date, to: date });
+    const partition = await readPartition(path.dirname(dir), date);
     if (partition === undefined) {
       throw new DataError(`${dir}: expected a complete partition (with _manifest.json), found none`, {
         retriable: false,
