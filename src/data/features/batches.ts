@@ -16,7 +16,7 @@ import type { FeatureBatch } from './extract.ts';
 export interface Plan {
   sql: string;
   featureCount: number;
-  /** From the SQL vector (one float per feature) to the feature vector (sin and cos per cyclic feature). */
+  /** The SQL vector, one float per slot, and how cyclic slots become sin and cos. */
   layout: VectorLayout;
   withLabels: boolean;
   idIsInteger: boolean;
@@ -46,13 +46,7 @@ class BatchBuilder {
     const take = Math.min(count, this.capacity - this.rowCount);
     const at = this.rowCount;
     const layout = this.plan.layout;
-    const sqlRows = floatArrayColumn(chunk, 0);
-    if (layout.identity) {
-      const k = layout.slots;
-      this.features.set(sqlRows.subarray(from * k, (from + take) * k), at * k);
-    } else {
-      expandRows(layout, sqlRows.subarray(from * layout.sqlWidth), take, this.features, at);
-    }
+    expandRows(layout, floatArrayColumn(chunk, 0).subarray(from * layout.slots), take, this.features, at);
     if (this.ids instanceof BigInt64Array) {
       this.ids.set(bigintColumn(chunk, 1).subarray(from, from + take), at);
     } else {

@@ -122,7 +122,7 @@ export function featureVector(fitted: FittedFeatures): { sql: string; layout: Ve
   // Each value cast to FLOAT first: a list mixing DOUBLE and BIGINT values is built as DOUBLE and
   // then cast again, which cost 15 ms more CPU per million flights.
   const values = layout.sqlColumns.map((column) => `CAST(${column} AS FLOAT)`);
-  return { sql: `[${values.join(', ')}]::FLOAT[${layout.sqlWidth}]`, layout };
+  return { sql: `[${values.join(', ')}]::FLOAT[${layout.slots}]`, layout };
 }
 
 export function idExpression(idIsInteger: boolean, id: string): string {
