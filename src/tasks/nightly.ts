@@ -8,7 +8,7 @@ import type { RollbackInput, RuleSpec } from '../validation/index.ts';
 import { ingestTask } from './ingest.ts';
 import { monitorTask } from './monitor.ts';
 import { keepTask, promoteTask } from './promote.ts';
-import { scoreTask } from './score.ts';
+import { scoreShardTask, scoreTask } from './score.ts';
 import { trainTask } from './train.ts';
 import { validateTask } from './validate.ts';
 
@@ -84,7 +84,14 @@ export function nightlyTasks(options: NightlyOptions): TaskDefinition[] {
   return [
     { id: 'ingest', retries: 2, retryDelayMs: 5_000, run: ingestTask(plan) },
     { id: 'monitor', deps: ['ingest'], run: monitorTask(plan) },
-    { id: 'score', deps: ['monitor'], triggerRule: 'none_failed', retries: 1, run: scoreTask(plan) },
+    {
+      id: 'score',
+      deps: ['monitor'],
+      triggerRule: 'none_failed',
+      retries: 1,
+      run: scoreTask(plan),
+      shard: scoreShardTask,
+    },
     { id: 'train', deps: ['score'], triggerRule: 'none_failed', run: trainTask(plan) },
     { id: 'validate', deps: ['train'], run: validateTask(plan) },
     { id: 'promote', deps: ['validate'], run: promoteTask(plan) },

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { JsonObject, TaskContext } from '../dag/types.ts';
-import { scoreBatch } from '../ml/score/index.ts';
+import type { JsonObject, JsonValue, ShardContext, TaskContext } from '../dag/types.ts';
+import { closeIdleScoringPools, type ShardJobSpec, scoreBatch, scoreShardHere } from '../ml/score/index.ts';
 import { CHAMPION, resolveModelRef } from '../registry/aliases.ts';
 import { artifactDirOf } from '../registry/versions.ts';
 import type { NightlyPlan } from './nightly.ts';
@@ -9,6 +9,8 @@ import type { NightlyPlan } from './nightly.ts';
  * Scores day D with the champion, resolved once at the start: every prediction row names that
  * version, even if a promotion happens while the task runs. Output:
  * `<home>/predictions/<dag>/date=D/shard-*.parquet` and a manifest; a rerun skips verified shards.
+ * The shards (row groups of the day) go through `ctx.shards`: this process scores them on its
+ * pool, and `nightshift worker` processes elsewhere take some too (scoreShardTask).
  */
 export function scoreTask(plan: () => Promise<NightlyPlan>) {
   return async (context: TaskContext): Promise<JsonObject> => {
@@ -27,6 +29,16 @@ export function scoreTask(plan: () => Promise<NightlyPlan>) {
       outputDir,
       logicalDate: context.ds,
       workers: options.scoringWorkers,
+      distribute: async (todo) => {
+        try {
+          await context.shards(
+            todo.map((job) => ({ name: job.shard.name, spec: job as unknown as JsonValue })),
+            { localConcurrency: todo[0]?.workers ?? 1 },
+          );
+        } finally {
+          await closeIdleScoringPools();
+        }
+      },
     });
     return {
       model,
@@ -38,4 +50,11 @@ export function scoreTask(plan: () => Promise<NightlyPlan>) {
       seconds: Number(result.seconds.toFixed(2)),
     };
   };
+}
+
+/** The score task's `shard` function: scores one shard of a day on this process's pool. */
+export async function scoreShardTask(spec: JsonValue, context: ShardContext): Promise<JsonObject> {
+  const result = await scoreShardHere(spec as unknown as ShardJobSpec);
+  context.log.info({ rows: result.rows, seconds: Number(result.seconds.toFixed(2)) }, 'shard scored');
+  return { rows: result.rows, errorRows: result.errorRows, sha256: result.sha256 };
 }

@@ -9,11 +9,14 @@ import { selectBackend } from '../../src/ml/backend.ts';
 import { loadPipeline } from '../../src/ml/pipeline.ts';
 import { predictScores } from '../../src/ml/predict.ts';
 import {
+  closeIdleScoringPools,
   type InputFile,
   type PredictionsManifest,
   planShards,
   ScoringPool,
+  type ShardJobSpec,
   scoreBatch,
+  scoreShardHere,
 } from '../../src/ml/score/index.ts';
 import { saveCandidateArtifact, trainPipeline } from '../../src/ml/trainPipeline.ts';
 
@@ -181,6 +184,31 @@ describe('batch scoring from Parquet partitions to Parquet shards', () => {
       await expectReferenceScores(out);
     });
   }
+
+  it('hands its shards to another scorer (as ctx.shards does) and gets the same scores', async () => {
+    const out = path.join(dir, 'distributed');
+    const handed: string[] = [];
+    try {
+      const result = await run(out, 2, {
+        shardRows: 8192,
+        distribute: async (todo: readonly ShardJobSpec[]) => {
+          // As workers would: each shard scored from its JSON spec alone, two at a time.
+          const specs = todo.map((job) => JSON.parse(JSON.stringify(job)) as ShardJobSpec);
+          handed.push(...specs.map((spec) => spec.shard.name));
+          await Promise.all(specs.map((spec) => scoreShardHere(spec)));
+        },
+      });
+      expect(handed).toEqual(result.manifest.shards.map((shard) => shard.shard));
+      expect(result.scoredShards).toBe(handed.length);
+      await expectReferenceScores(out);
+      // A rerun finds every shard done and hands nothing out.
+      handed.length = 0;
+      const rerun = await run(out, 2, { shardRows: 8192, distribute: async () => void handed.push('x') });
+      expect([rerun.skippedShards, handed]).toEqual([result.manifest.shards.length, []]);
+    } finally {
+      await closeIdleScoringPools();
+    }
+  });
 
   it('scores a single day on two workers: two shards of the one file, one per worker', async () => {
     const out = path.join(dir, 'one-day');

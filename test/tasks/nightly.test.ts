@@ -88,6 +88,17 @@ describe.each(storeKinds())('the nightly DAG on the $kind store', ({ kind, skip 
       expect(second.result.state).toBe('success');
       expect(second.tasks.score?.outputs).toMatchObject({ version: 1, rows: expect.any(Number) });
       expect((second.tasks.score?.outputs as { rows: number } | undefined)?.rows).toBeGreaterThan(10_000);
+      // Scored through ctx.shards, so that workers elsewhere could have taken shards: every
+      // planned shard is done, with the rows of the task's output.
+      const shards = await env.store.query<{ state: string; rows: number }>(
+        `SELECT state, (result->>'rows')::int AS rows FROM task_shards WHERE run_id = $1 AND task_id = 'score'`,
+        [second.result.run.id],
+      );
+      expect(shards.rows.length).toBeGreaterThan(0);
+      expect(shards.rows.every((row) => row.state === 'success')).toBe(true);
+      expect(shards.rows.reduce((sum, row) => sum + row.rows, 0)).toBe(
+        (second.tasks.score?.outputs as { rows: number } | undefined)?.rows,
+      );
       expect(second.tasks.validate?.outputs).toMatchObject({ candidate: 2, champion: 1, passed: false });
       expect(second.tasks.promote?.state).toBe('skipped');
       expect(second.tasks.keep?.outputs).toMatchObject({ champion: 1, rejected: 2 });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Partition, rowGroupsOf } from '../../data/index.ts';
 import { childLogger } from '../../log.ts';
+import type { BackendRequest } from '../backend.ts';
 import { completedShard, type ShardSidecar } from './parquetShard.ts';
 import { type FileShard, type InputFile, planShards } from './plan.ts';
 import { ScoringPool, type ScoringPoolOptions } from './pool.ts';
@@ -35,6 +36,26 @@ export interface ScoreBatchOptions extends Omit<ScoringPoolOptions, 'artifactDir
    * before the output checks and closed at the end.
    */
   pool?: ScoringPool;
+  /**
+   * Scores the shards still to do elsewhere instead of on a pool of this process: the DAG's
+   * score task hands them to `ctx.shards`, so that workers on any machine take them (see
+   * distributed.ts). Resolves once every one has written its output; each is verified after.
+   */
+  distribute?: (todo: readonly ShardJobSpec[]) => Promise<void>;
+}
+
+/** A shard to score, as handed to `distribute`: all a process needs to score it (JSON). */
+export interface ShardJobSpec {
+  shard: FileShard;
+  artifactDir: string;
+  manifestSha256: string | undefined;
+  modelVersion: number;
+  logicalDate: string;
+  outputDir: string;
+  /** Worker threads of the pool a process scores it on. */
+  workers: number;
+  microBatch: number | undefined;
+  backend: BackendRequest | undefined;
 }
 
 export interface PredictionsManifest {
@@ -92,7 +113,7 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
   // start overlaps them. Sized from the shard count, not from what is left to do.
   let pool =
     options.pool ??
-    (shards.length > 0
+    (shards.length > 0 && !options.distribute
       ? ScoringPool.start({
           ...options,
           workers: Math.min(workers, shards.length),
@@ -117,7 +138,31 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
     await pool.close();
     pool = undefined;
   }
-  if (todo.length > 0 && pool) {
+  if (todo.length > 0 && options.distribute) {
+    await options.distribute(
+      todo.map((shard) => ({
+        shard,
+        artifactDir: options.artifactDir,
+        manifestSha256: options.manifestSha256,
+        modelVersion: options.modelVersion,
+        logicalDate: options.logicalDate,
+        outputDir: options.outputDir,
+        workers,
+        microBatch: options.microBatch,
+        backend: options.backend,
+      })),
+    );
+    for (const shard of todo) {
+      const sidecar = await completedShard(
+        options.outputDir,
+        shard,
+        options.modelVersion,
+        options.logicalDate,
+      );
+      if (!sidecar) throw new Error(`shard ${shard.name}: its output did not verify after scoring`);
+      done.set(shard.name, sidecar);
+    }
+  } else if (todo.length > 0 && pool) {
     const active = pool;
     let finished = done.size;
     let rowsDone = 0;

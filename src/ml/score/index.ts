@@ -5,8 +5,10 @@ export {
   type PredictionsManifest,
   type ScoreBatchOptions,
   type ScoreBatchResult,
+  type ShardJobSpec,
   scoreBatch,
 } from './batch.ts';
+export { closeIdleScoringPools, scoreShardHere } from './distributed.ts';
 export { scoreRowsSharded } from './inMemory.ts';
 export { completedShard, type ShardSidecar, shardFiles } from './parquetShard.ts';
 export {

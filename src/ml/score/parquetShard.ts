@@ -117,7 +117,10 @@ export async function scoreFileShard(job: FileShardJob, scorer: ShardScorer): Pr
   const session = await openDuckSession();
   const table = `predictions_${randomBytes(6).toString('hex')}`;
   const files = shardFiles(job.outputDir, job.shard.name);
-  const temp = path.join(job.outputDir, `.tmp-${job.shard.name}-attempt-${job.attempt}.parquet`);
+  // Unique per writer: two processes may score the same shard at once (a stalled holder whose
+  // lease was taken over), and must never write the same temporary file.
+  const unique = `${job.attempt}-${randomBytes(4).toString('hex')}`;
+  const temp = path.join(job.outputDir, `.tmp-${job.shard.name}-attempt-${unique}.parquet`);
   let appender: DuckDBAppender | undefined;
   let rows = 0;
   try {
@@ -176,7 +179,7 @@ export async function scoreFileShard(job: FileShardJob, scorer: ShardScorer): Pr
     sha256,
     worker: scorer.worker,
   };
-  const sidecarTemp = `${files.sidecar}.tmp-${job.attempt}`;
+  const sidecarTemp = `${files.sidecar}.tmp-${unique}`;
   await writeFile(sidecarTemp, `${JSON.stringify(sidecar, null, 2)}\n`);
   await rename(sidecarTemp, files.sidecar);
   return {
