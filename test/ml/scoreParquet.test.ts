@@ -90,6 +90,9 @@ describe('shard plans', () => {
       ['shard-00000', 8192, [['/day', 0, 8192]]],
       ['shard-00001', 8658, [['/day', 8192, 16_850]]],
     ]);
+    // A multiple of the workers: 3 shards of about 250 rows for 2 workers become 4.
+    const week = Array.from({ length: 7 }, (_, i) => file(`2001-01-0${i + 1}`, `d${i}`, 100));
+    expect(planShards(week, { shardRows: 250, workers: 2 })).toHaveLength(4);
     // No more shards than row groups; a file whose groups do not add up is cut only whole.
     expect(planShards(day, { shardRows: 1, workers: 8 })).toHaveLength(3);
     expect(planShards([file('2001-01-02', 'x', 100, [60])], { shardRows: 1, workers: 2 })).toHaveLength(1);

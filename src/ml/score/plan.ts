@@ -72,8 +72,8 @@ export interface ShardPlanOptions {
 /**
  * Cuts input files, in (date, path) order, into shards of whole row groups: about `shardRows`
  * rows each (small daily files are grouped, since each shard costs a DuckDB query and a file
- * write), and at least one shard per worker when there are enough row groups, so that one day
- * can be scored by two workers. Each row group goes to the shard that its middle row falls in
+ * write), a multiple of the worker count, and at least one shard per worker when there are
+ * enough row groups, so that one day can be scored by two workers. Each row group goes to the shard that its middle row falls in
  * when the rows are split evenly: shards differ by at most about one row group. Pure and
  * deterministic: the same files, row groups and options give the same shards and names, which
  * is how a rerun (with the same options) recognises the shards already done.
@@ -109,14 +109,27 @@ export function planShards(files: readonly InputFile[], options: ShardPlanOption
   }
   const total = units.reduce((sum, unit) => sum + (unit.to - unit.from), 0);
   if (total === 0) return [];
-  const count = Math.max(Math.ceil(total / options.shardRows), Math.min(options.workers, units.length));
-  const groups: ShardPiece[][] = Array.from({ length: count }, () => []);
+  // A multiple of the worker count when there are more shards than workers, so that the
+  // workers finish together instead of one scoring the last shard alone.
+  const bySize = Math.ceil(total / options.shardRows);
+  const count = Math.max(
+    Math.ceil(bySize / options.workers) * options.workers,
+    Math.min(options.workers, units.length),
+  );
+  // Units come in order, so their shard numbers never decrease: a new number opens a shard.
+  const groups: ShardPiece[][] = [];
+  let current = -1;
   let before = 0;
   for (const unit of units) {
     const rows = unit.to - unit.from;
     const middle = before + rows / 2;
     before += rows;
-    const pieces = groups[Math.min(count - 1, Math.floor((middle * count) / total))] as ShardPiece[];
+    const index = Math.min(count - 1, Math.floor((middle * count) / total));
+    if (index !== current) {
+      groups.push([]);
+      current = index;
+    }
+    const pieces = groups.at(-1) as ShardPiece[];
     const last = pieces.at(-1);
     if (last !== undefined && last.file === unit.file.file && last.to === unit.from) {
       last.to = unit.to;
@@ -125,12 +138,10 @@ export function planShards(files: readonly InputFile[], options: ShardPlanOption
     const { date, file, sha256, rows: fileRows } = unit.file;
     pieces.push({ date, file, sha256, fileRows, from: unit.from, to: unit.to });
   }
-  return groups
-    .filter((pieces) => pieces.length > 0)
-    .map((pieces, index) => ({
-      index,
-      name: shardName(index),
-      pieces,
-      rows: pieces.reduce((sum, piece) => sum + piece.to - piece.from, 0),
-    }));
+  return groups.map((pieces, index) => ({
+    index,
+    name: shardName(index),
+    pieces,
+    rows: pieces.reduce((sum, piece) => sum + piece.to - piece.from, 0),
+  }));
 }
