@@ -3,7 +3,7 @@ import { DataError } from '../../errors.ts';
 import { childLogger } from '../../log.ts';
 import { checkSchema, typeFamily } from '../contract.ts';
 import type { Day } from '../dates.ts';
-import { sqlIdentifier, sqlString, withDuckSession } from '../duckdb.ts';
+import { sqlIdentifier, sqlString } from '../duckdb.ts';
 import { type ErrorSink, writeErrorFile } from '../errorSink.ts';
 import type { ColumnSchema } from '../manifest.ts';
 import type { Partition } from '../partitions.ts';
@@ -85,14 +85,6 @@ export async function validateFeatureSource(
   if (files.length === 0)
     return { source, files, report, idIsInteger: true, sliceValues: new Map(), floatColumns };
 
-  // The slice columns' values are read on a connection of their own while the footers are
-  // read and checked: neither needs the other, and each is a small query on one DuckDB thread.
-  // Their errors are reported only if the schema checks pass.
-  const slicesRead =
-    (options.withSlices ?? true) && fitted.slices.length > 0
-      ? withDuckSession((own) => sliceValuesOf(own, source, fitted.slices))
-      : Promise.resolve(new Map<string, string[]>());
-  slicesRead.catch(() => undefined);
   const footers = await readFooters(connection, files);
   const requirements = columnRequirements(uses, withLabels);
   for (const file of files) checkSchema(file, footerOf(footers, file).schema, requirements);
@@ -135,7 +127,11 @@ export async function validateFeatureSource(
 
   const idType =
     footerOf(footers, files[0] as string).schema.find((column) => column.name === fitted.id)?.type ?? '';
-  const sliceValues = await slicesRead;
+  const sliceValues = new Map<string, string[]>();
+  if (options.withSlices ?? true) {
+    for (const slice of fitted.slices)
+      sliceValues.set(slice, await distinctValues(connection, source, slice));
+  }
   return { source, files, report, idIsInteger: typeFamily(idType) === 'integer', sliceValues, floatColumns };
 }
 
@@ -163,16 +159,6 @@ async function countBadRows(
   }
   for (const [file, count] of rows) counts.set(String(file), Number(count));
   return counts;
-}
-
-async function sliceValuesOf(
-  connection: DuckDBConnection,
-  source: ReadSource,
-  slices: readonly string[],
-): Promise<Map<string, string[]>> {
-  const values = new Map<string, string[]>();
-  for (const slice of slices) values.set(slice, await distinctValues(connection, source, slice));
-  return values;
 }
 
 async function distinctValues(
