@@ -74,14 +74,21 @@ export async function widenStreamingBuffer(connection: DuckDBConnection): Promis
  * never closed under it.
  */
 export async function* prefetchedChunks(result: DuckDBResult): AsyncGenerator<DuckDBDataChunk> {
-  let next: Promise<DuckDBDataChunk | null> = result.fetchChunk();
+  // A fetch that fails while the caller is still busy (awaiting other I/O) must not count as an
+  // unhandled rejection, which would end the process: it is handled here, and thrown when awaited.
+  const fetchNext = () => {
+    const fetched = result.fetchChunk();
+    fetched.catch(() => undefined);
+    return fetched;
+  };
+  let next = fetchNext();
   let pending = true;
   try {
     for (;;) {
       const chunk = await next;
       pending = false;
       if (chunk === null || chunk.rowCount === 0) return;
-      next = result.fetchChunk();
+      next = fetchNext();
       pending = true;
       yield chunk;
     }

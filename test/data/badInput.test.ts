@@ -10,6 +10,7 @@ import {
   fitFeatures,
   listPartitions,
   MANIFEST_FILE,
+  openFeatureStream,
   type Partition,
   prepareFlights,
   readFeatures,
@@ -218,6 +219,33 @@ describe('bad input', () => {
     await expect(listPartitions(dataset)).rejects.toThrow(
       `${path.join(dataset, 'date=2001-01-04', MANIFEST_FILE)}: expected a JSON partition manifest`,
     );
+  });
+});
+
+describe('a corrupt data page far into a big file', () => {
+  it('fails the read naming the file, even when DuckDB meets it after running ahead of the reader', async () => {
+    const dir = await tempDir('corrupt-big');
+    const datasetDir = path.join(dir, 'big');
+    // 600k rows in 5 row groups: more than DuckDB buffers ahead of a streaming reader (16 MB).
+    await writeTestPartition(
+      datasetDir,
+      '2001-01-02',
+      `SELECT i::BIGINT AS id, (i % 97)::BIGINT AS speed, TIMESTAMP '2001-01-02' + to_seconds(i % 86400) AS seen_at,
+         ['red', 'green', 'blue'][i % 3 + 1] AS colour, hash(i) % 40 AS late FROM range(600000) t(i)`,
+    );
+    const partitions = await listPartitions(datasetDir);
+    const file = partitions[0]?.files[0] as string;
+    const fitted = await fitFeatures(spec, partitions);
+    const { size } = await stat(file);
+    const handle = await open(file, 'r+');
+    // In the last row group's pages, the footer untouched.
+    await handle.write(Buffer.alloc(20_000, 0x5a), 0, 20_000, Math.floor(size * 0.85));
+    await handle.close();
+    const stream = await openFeatureStream({ partitions, fitted, batchRows: 65_536, reuseBuffers: true });
+    const read = (async () => {
+      for await (const _ of stream);
+    })();
+    await expect(read).rejects.toThrow(`${file}: expected a readable Parquet file, reading failed`);
   });
 });
 

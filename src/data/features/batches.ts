@@ -8,7 +8,7 @@ import {
   int32Column,
   prefetchedChunks,
 } from '../duckdb.ts';
-import { blameFile, readEveryColumn } from './blame.ts';
+import { blameFile, readEveryColumn, unreadableFile } from './blame.ts';
 import { expandRows, type VectorLayout } from './cyclic.ts';
 import type { FeatureBatch } from './extract.ts';
 
@@ -130,7 +130,12 @@ export async function* readBatches(
     // Leaving early (the consumer stopped, or an error): let the fetch in flight finish first.
     await chunks.return(undefined);
   }
-  if (remaining !== 0) throw sourceChanged(validRows);
+  if (remaining !== 0) {
+    // A query that fails once DuckDB's threads have run ahead of the reader (a corrupt page far
+    // into a big file) ends the stream early without an error: find the file before blaming a change.
+    const unreadable = await unreadableFile(files, (file) => session.connection.run(readEveryColumn(file)));
+    throw unreadable ?? sourceChanged(validRows);
+  }
 }
 
 function sourceChanged(expected: number): DataError {

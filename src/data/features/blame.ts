@@ -8,18 +8,27 @@ export async function blameFile(
   readOne: (file: string) => Promise<unknown>,
   original: unknown,
 ): Promise<never> {
+  throw (
+    (await unreadableFile(files, readOne)) ??
+    new DataError(`reading ${files.length} Parquet files failed: ${firstLine(original)}`, { cause: original })
+  );
+}
+
+/** The first file that `readOne` fails on, as a DataError naming it; undefined when every one reads. */
+export async function unreadableFile(
+  files: readonly string[],
+  readOne: (file: string) => Promise<unknown>,
+): Promise<DataError | undefined> {
   for (const file of files) {
     try {
       await readOne(file);
     } catch (error) {
-      throw new DataError(`${file}: expected a readable Parquet file, reading failed: ${firstLine(error)}`, {
+      return new DataError(`${file}: expected a readable Parquet file, reading failed: ${firstLine(error)}`, {
         cause: error,
       });
     }
   }
-  throw new DataError(`reading ${files.length} Parquet files failed: ${firstLine(original)}`, {
-    cause: original,
-  });
+  return undefined;
 }
 
 /**
