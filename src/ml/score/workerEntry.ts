@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,11 +116,26 @@ async function build(dir: string, cache = true): Promise<string> {
   await writeFile(path.join(dir, temp), code);
   await rename(path.join(dir, temp), path.join(dir, bundle));
   if (cache) {
+    await removeOldBundles(dir, bundle);
     const record: BuildRecord = { format: 1, source: SOURCE, bundle, inputs };
     await writeFile(path.join(dir, `${RECORD}.${process.pid}.tmp`), `${JSON.stringify(record, null, 2)}\n`);
     await rename(path.join(dir, `${RECORD}.${process.pid}.tmp`), path.join(dir, RECORD));
   }
   return path.join(dir, bundle);
+}
+
+/** Bundles of older sources, once no process can still be about to load them (an hour on). */
+async function removeOldBundles(dir: string, current: string): Promise<void> {
+  const hourAgo = Date.now() - 3_600_000;
+  for (const name of await readdir(dir).catch(() => [])) {
+    if (name === current || !/^score-worker-[0-9a-f]+\.cjs$/.test(name)) continue;
+    const file = path.join(dir, name);
+    const modified = await stat(file).then(
+      (info) => info.mtimeMs,
+      () => Date.now(),
+    );
+    if (modified < hourAgo) await rm(file, { force: true });
+  }
 }
 
 function sha256(content: Buffer | Uint8Array): string {
