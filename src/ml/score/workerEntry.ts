@@ -7,7 +7,7 @@ import { childLogger } from '../../log.ts';
 
 /**
  * The scoring worker threads run plain JavaScript: `worker.ts` and the sources it imports,
- * bundled by esbuild (already installed: tsx uses it) into one CommonJS file, with packages
+ * bundled by esbuild (a dependency; tsx uses the same one) into one CommonJS file, with packages
  * left to `require`. Measured here, a worker that loaded tsx and transpiled its TypeScript took
  * 850-970 ms to load the model (1,400 ms for two at once); from the bundle, 225-400 ms. CommonJS
  * because Node's ESM loader scans big CommonJS packages (TF.js) for their named exports, which
