@@ -12,13 +12,14 @@ import type { Dag, TaskState } from '../types.ts';
  * of two upstream tasks finishing at once the later one to commit sees the other's result; or it
  * settles inside the committing transaction with `lock`, which serialises the two on the
  * downstream rows. Each update is guarded by `state = 'scheduled'`, so settling twice is harmless.
+ * `queued` collects the tasks this call decided to queue.
  */
 export async function settleTaskInstances(
   db: Queryable,
   dag: Dag,
   runId: number,
   candidates?: readonly string[],
-  options: { lock?: boolean } = {},
+  options: { lock?: boolean; queued?: string[] } = {},
 ): Promise<number> {
   let changed = 0;
   let frontier: readonly string[] | undefined = candidates;
@@ -64,6 +65,8 @@ export async function settleTaskInstances(
         [runId, ids, states],
       );
       changed += result.rowCount;
+      if (options.queued)
+        for (const [i, id] of ids.entries()) if (states[i] === 'queued') options.queued.push(id);
     }
     frontier = [...next];
   }
