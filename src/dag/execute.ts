@@ -176,15 +176,9 @@ function buildContext(
 ): TaskContext<JsonObject> {
   const { dag, run, claim } = options;
   return {
-    dagId: dag.id,
+    ...runFields(dag, run),
     taskId: claim.taskId,
-    runId: run.id,
     attempt: claim.tryNumber,
-    logicalDate: run.logicalDate,
-    ds: formatLogicalDate(run.logicalDate, dag.timezone),
-    dataInterval: { start: run.dataIntervalStart, end: run.dataIntervalEnd },
-    params: { ...dag.params, ...run.conf },
-    conf: run.conf,
     log,
     signal,
     upstream,
@@ -218,5 +212,18 @@ function buildContext(
         leaseMs: options.leaseMs,
         signal,
       }),
+  };
+}
+
+/** What a task's and a shard's context say about the run. */
+export function runFields(dag: Dag, run: DagRun) {
+  return {
+    dagId: dag.id,
+    runId: run.id,
+    logicalDate: run.logicalDate,
+    ds: formatLogicalDate(run.logicalDate, dag.timezone),
+    dataInterval: { start: run.dataIntervalStart, end: run.dataIntervalEnd },
+    params: { ...dag.params, ...run.conf },
+    conf: run.conf,
   };
 }

@@ -8,6 +8,7 @@ import { type Store, withTransientRetry } from '../store/index.ts';
 import { WorkClaimer } from './claimer.ts';
 import { executeTaskInstance } from './execute.ts';
 import { dataIntervalFor } from './interval.ts';
+import { sleepUntilWoken, stopping } from './loop.ts';
 import { clearTaskInstances } from './sql/clearTaskInstances.ts';
 import { CompletionBatcher } from './sql/completeTaskInstance.ts';
 import { createOrGetRun, skipRemovedTasks } from './sql/createRun.ts';
@@ -130,17 +131,7 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
   try {
     await settleTaskInstances(store, dag, run.id);
     for (;;) {
-      if (failure) {
-        // A database error this process could not ride out: hand the other attempts back and
-        // wait for them, so that nothing keeps running (and committing) after this returns.
-        shutdown.abort(failure);
-        await Promise.allSettled([...active.values()].map((entry) => entry.done));
-        throw failure;
-      }
-      if (shutdown.signal.aborted) {
-        await Promise.allSettled([...active.values()].map((entry) => entry.done));
-        break;
-      }
+      if (await stopping(failure, shutdown, active)) break;
       const free = concurrency - active.size;
       if (free > 0) {
         const claims = await withTransientRetry(() => claimer.claim(free, active.values()));
@@ -185,15 +176,8 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
         const { nextWakeAt } = await getRunProgress(store, dag, run.id);
         if (nextWakeAt) waitMs = Math.max(5, Math.min(nextWakeAt.getTime() - Date.now() + 5, maxPollMs));
       }
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          shutdown.signal.removeEventListener('abort', done);
-          resolve();
-        };
-        const timer = setTimeout(done, waitMs);
+      await sleepUntilWoken(waitMs, shutdown.signal, (done) => {
         wake = done;
-        shutdown.signal.addEventListener('abort', done, { once: true });
       });
     }
     const current = (await getRun(store, run.id)) ?? run;

@@ -3,7 +3,7 @@ import type { NightshiftConfig } from '../config.ts';
 import { NightshiftError, TaskCancelledError, UsageError } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import { type Store, withTransientRetry } from '../store/index.ts';
-import { formatLogicalDate } from './interval.ts';
+import { runFields } from './execute.ts';
 import { normalizeOutputs } from './outputs.ts';
 import type { DagRun } from './sql/rows.ts';
 import {
@@ -74,16 +74,10 @@ export async function executeShard(
     const value = await Promise.race([
       Promise.resolve().then(() =>
         handler(claim.spec, {
-          dagId: dag.id,
+          ...runFields(dag, run),
           taskId: claim.taskId,
-          runId: run.id,
           shard: claim.shard,
           attempt: claim.attempts,
-          logicalDate: run.logicalDate,
-          ds: formatLogicalDate(run.logicalDate, dag.timezone),
-          dataInterval: { start: run.dataIntervalStart, end: run.dataIntervalEnd },
-          params: { ...dag.params, ...run.conf },
-          conf: run.conf,
           log,
           signal: controller.signal,
           store,

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { NightshiftConfig } from '../config.ts';
 import { WorkClaimer } from '../dag/claimer.ts';
 import { executeTaskInstance } from '../dag/execute.ts';
+import { sleepUntilWoken, stopping } from '../dag/loop.ts';
 import { defaultLeaseMs, ownerId } from '../dag/runner.ts';
 import { executeShard } from '../dag/shards.ts';
 import { CompletionBatcher } from '../dag/sql/completeTaskInstance.ts';
@@ -191,15 +192,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
 
   try {
     for (;;) {
-      if (failure) {
-        shutdown.abort(failure);
-        await Promise.allSettled([...active.values()].map((entry) => entry.done));
-        throw failure;
-      }
-      if (shutdown.signal.aborted) {
-        await Promise.allSettled([...active.values()].map((entry) => entry.done));
-        break;
-      }
+      if (await stopping(failure, shutdown, active)) break;
       if (lookForRuns) {
         lookForRuns = false;
         const started = await withTransientRetry(() => startQueuedRuns(store, dags));
@@ -305,19 +298,16 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
         if (!open && options.untilIdle) break;
         if (nextWakeAt) waitMs = Math.max(5, Math.min(nextWakeAt.getTime() - Date.now() + 5, maxPollMs));
       }
-      await new Promise<void>((resolve) => {
-        const finish = () => {
-          clearTimeout(timer);
-          shutdown.signal.removeEventListener('abort', finish);
-          resolve();
-        };
-        const timer = setTimeout(() => {
+      await sleepUntilWoken(
+        waitMs,
+        shutdown.signal,
+        (finish) => {
+          wake = finish;
+        },
+        () => {
           lookForRuns = true;
-          finish();
-        }, waitMs);
-        wake = finish;
-        shutdown.signal.addEventListener('abort', finish, { once: true });
-      });
+        },
+      );
     }
   } finally {
     clearInterval(heartbeat);
