@@ -25,7 +25,15 @@ export interface WorkerRow {
   live: boolean;
 }
 
+/** Rows of workers that stopped (or vanished) longer ago than this are removed. */
+export const WORKER_HISTORY_DAYS = 7;
+
 export async function registerWorker(db: Queryable, worker: WorkerRegistration): Promise<void> {
+  // One row per worker start: the history is kept a week, so that the table stays small.
+  await db.query(
+    `DELETE FROM workers WHERE coalesce(stopped_at, heartbeat_at) < now() - $1 * interval '1 day'`,
+    [WORKER_HISTORY_DAYS],
+  );
   await db.query(
     `INSERT INTO workers (id, hostname, pid, pools, concurrency, dags) VALUES ($1, $2, $3, $4, $5, $6)`,
     [worker.id, os.hostname(), process.pid, worker.pools, worker.concurrency, worker.dagIds],

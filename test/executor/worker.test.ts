@@ -70,6 +70,10 @@ describe.each(storeKinds())('workers on the $kind store', ({ kind, skip }) => {
         },
       ],
     });
+    await env.store.query(
+      `INSERT INTO workers (id, hostname, pid, concurrency, heartbeat_at, stopped_at)
+       VALUES ('gone-long-ago', 'h', 1, 1, now() - interval '9 days', now() - interval '8 days')`,
+    );
     const first = await triggerRun(env.store, dag, { date: '2001-03-01' });
     const second = await triggerRun(env.store, dag, { date: '2001-03-02' });
     const report = await work([dag]);
@@ -82,8 +86,9 @@ describe.each(storeKinds())('workers on the $kind store', ({ kind, skip }) => {
     expect(runs.map((run) => run.state)).toEqual(['success', 'success']);
     const tasks = await listTaskInstances(env.store, first.run.id);
     expect(tasks.find((task) => task.taskId === 'load')?.outputs).toEqual({ got: { rows: 3 } });
-    // It registered itself and marked itself stopped.
+    // It registered itself and marked itself stopped; a worker gone for over a week was removed.
     const workers = await listWorkers(env.store, { all: true });
+    expect(workers.find((worker) => worker.id === 'gone-long-ago')).toBeUndefined();
     const me = workers.find((worker) => worker.id === report.workerId);
     expect(me?.stoppedAt).toBeInstanceOf(Date);
     expect(me?.tasksDone).toBe(4);
