@@ -102,24 +102,29 @@ export interface ShardOptions {
   pollMs?: number;
 }
 
-/** What a task's `shard` function receives. */
-export interface ShardContext<P extends JsonObject = JsonObject> {
-  dagId: string;
-  taskId: string;
-  runId: number;
+/**
+ * What a task's `shard` function receives: the task context's view of the run, with the shard's
+ * name. `attempt` counts the shard's attempts (1 for its first); `signal` aborts when the
+ * shard's lease is lost or its process shuts down.
+ */
+export interface ShardContext<P extends JsonObject = JsonObject>
+  extends Pick<
+    TaskContext<P>,
+    | 'dagId'
+    | 'taskId'
+    | 'runId'
+    | 'attempt'
+    | 'logicalDate'
+    | 'ds'
+    | 'dataInterval'
+    | 'params'
+    | 'conf'
+    | 'log'
+    | 'signal'
+    | 'store'
+    | 'config'
+  > {
   shard: string;
-  /** 1 for the shard's first attempt. */
-  attempt: number;
-  logicalDate: Date;
-  ds: string;
-  dataInterval: DataInterval;
-  params: P;
-  conf: JsonObject;
-  log: Logger;
-  /** Aborted when the shard's lease is lost or its process shuts down. */
-  signal: AbortSignal;
-  store: Store;
-  config: NightshiftConfig;
 }
 
 export type ShardFunction<P extends JsonObject = JsonObject> = (

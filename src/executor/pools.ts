@@ -11,7 +11,8 @@ export interface PoolRow {
   queued: number;
 }
 
-const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+/** What a pool may be called: `pools set` and `worker --pools` check names against it. */
+export const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 export async function listPools(db: Queryable): Promise<PoolRow[]> {
   const { rows } = await db.query<PoolRow>(

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadDags } from '../../dag/index.ts';
 import { UsageError } from '../../errors.ts';
 import { listWorkers, runWorker } from '../../executor/index.ts';
+import { POOL_NAME } from '../../executor/pools.ts';
 import { configFrom, EXIT_FAILED, interruptSignal, parsePositiveInteger, withStore } from '../context.ts';
 import { formatTable, printJson } from '../format.ts';
 
@@ -11,8 +12,6 @@ interface WorkerCommandOptions {
   untilIdle?: boolean;
   pollMs?: number;
 }
-
-const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 function parsePoolList(value: string): string[] {
   const pools = value

@@ -7,7 +7,7 @@ import type { BackendRequest } from '../backend.ts';
 import { completedShard, type ShardSidecar } from './parquetShard.ts';
 import { type FileShard, type InputFile, planShards } from './plan.ts';
 import { ScoringPool, type ScoringPoolOptions } from './pool.ts';
-import type { FileShardResult } from './protocol.ts';
+import type { FileShardJob, FileShardResult } from './protocol.ts';
 import { scoringWorkerEntry } from './workerEntry.ts';
 
 export const PREDICTIONS_MANIFEST = '_manifest.json';
@@ -90,6 +90,18 @@ export function inputFilesOf(partitions: readonly Partition[]): InputFile[] {
   );
 }
 
+/** The pool job that scores one shard (here, or in whichever process a spec was handed to). */
+export function fileShardJob(spec: ShardJobSpec, attempt: number): FileShardJob {
+  return {
+    kind: 'fileShard',
+    shard: spec.shard,
+    outputDir: spec.outputDir,
+    modelVersion: spec.modelVersion,
+    logicalDate: spec.logicalDate,
+    attempt,
+  };
+}
+
 /**
  * Scores partitions into `<outputDir>/shard-NNNNN.parquet` plus `_manifest.json`, written last.
  * A rerun skips shards whose output is complete and verified; the manifest is rewritten when
@@ -138,59 +150,40 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
     await pool.close();
     pool = undefined;
   }
-  if (todo.length > 0 && options.distribute) {
-    await options.distribute(
-      todo.map((shard) => ({
-        shard,
-        artifactDir: options.artifactDir,
-        manifestSha256: options.manifestSha256,
-        modelVersion: options.modelVersion,
-        logicalDate: options.logicalDate,
-        outputDir: options.outputDir,
-        workers,
-        microBatch: options.microBatch,
-        backend: options.backend,
-      })),
-    );
-    for (const shard of todo) {
-      const sidecar = await completedShard(
-        options.outputDir,
-        shard,
-        options.modelVersion,
-        options.logicalDate,
-      );
-      if (!sidecar) throw new Error(`shard ${shard.name}: its output did not verify after scoring`);
-      done.set(shard.name, sidecar);
-    }
-  } else if (todo.length > 0 && pool) {
+  const specs: ShardJobSpec[] = todo.map((shard) => ({
+    shard,
+    artifactDir: options.artifactDir,
+    manifestSha256: options.manifestSha256,
+    modelVersion: options.modelVersion,
+    logicalDate: options.logicalDate,
+    outputDir: options.outputDir,
+    workers,
+    microBatch: options.microBatch,
+    backend: options.backend,
+  }));
+  const verify = async (shard: FileShard): Promise<void> => {
+    const sidecar = await completedShard(options.outputDir, shard, options.modelVersion, options.logicalDate);
+    if (!sidecar) throw new Error(`shard ${shard.name}: its output did not verify after writing`);
+    done.set(shard.name, sidecar);
+  };
+  if (specs.length > 0 && options.distribute) {
+    await options.distribute(specs);
+    for (const spec of specs) await verify(spec.shard);
+  } else if (specs.length > 0 && pool) {
     const active = pool;
     let finished = done.size;
     let rowsDone = 0;
     try {
       await Promise.all(
-        todo.map(async (shard) => {
+        specs.map(async (spec) => {
           const result = (await active.submit({
-            shard: shard.name,
-            job: (attempt) => ({
-              kind: 'fileShard',
-              shard,
-              outputDir: options.outputDir,
-              modelVersion: options.modelVersion,
-              logicalDate: options.logicalDate,
-              attempt,
-            }),
+            shard: spec.shard.name,
+            job: (attempt) => fileShardJob(spec, attempt),
           })) as FileShardResult;
           finished++;
           rowsDone += result.rows;
           options.onShard?.(finished, shards.length, rowsDone);
-          const sidecar = await completedShard(
-            options.outputDir,
-            shard,
-            options.modelVersion,
-            options.logicalDate,
-          );
-          if (!sidecar) throw new Error(`shard ${shard.name}: its output did not verify after writing`);
-          done.set(shard.name, sidecar);
+          await verify(spec.shard);
         }),
       );
       backend = active.backend;

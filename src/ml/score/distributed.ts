@@ -1,4 +1,4 @@
-import type { ShardJobSpec } from './batch.ts';
+import { fileShardJob, type ShardJobSpec } from './batch.ts';
 import { ScoringPool } from './pool.ts';
 import type { FileShardResult } from './protocol.ts';
 
@@ -35,8 +35,8 @@ export async function scoreShardHere(spec: ShardJobSpec): Promise<FileShardResul
     // A pool that cannot load the model is not kept: the next shard tries afresh.
     const started = entry;
     entry.pool.started.catch(() => {
-      if (pools.get(key) === started && started.inFlight === 0) void closePool(key);
-      else if (pools.get(key) === started) pools.delete(key);
+      if (pools.get(key) === started) pools.delete(key);
+      void started.pool.close();
     });
   }
   const current = entry;
@@ -45,14 +45,7 @@ export async function scoreShardHere(spec: ShardJobSpec): Promise<FileShardResul
   try {
     return (await current.pool.submit({
       shard: spec.shard.name,
-      job: (attempt) => ({
-        kind: 'fileShard',
-        shard: spec.shard,
-        outputDir: spec.outputDir,
-        modelVersion: spec.modelVersion,
-        logicalDate: spec.logicalDate,
-        attempt,
-      }),
+      job: (attempt) => fileShardJob(spec, attempt),
     })) as FileShardResult;
   } finally {
     current.inFlight--;
