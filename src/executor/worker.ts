@@ -94,14 +94,17 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
     { pool: string | null; runId: number; done: Promise<void>; shard?: boolean }
   >();
   const toClose = new Set<number>();
+  const busyIn = (runId: number) => [...active.values()].some((entry) => entry.runId === runId);
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal);
   const onAbort = () => shutdown.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let failure: unknown;
   let done = 0;
-  // Set by a notification or a timer: look for queued runs (not after every own completion).
+  // Set by a notification or a timer: look for queued runs and for shards, not after every own
+  // completion (a claim of tasks is a round trip already; most turns would find no shard).
   let lookForRuns = true;
+  let lookForShards = true;
   let wake: () => void = () => {};
 
   await registerWorker(store, { id: workerId, pools: options.pools ?? null, concurrency, dagIds });
@@ -113,6 +116,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
   const unlisten = await store
     .listen?.(WORK_CHANNEL, () => {
       lookForRuns = true;
+      lookForShards = true;
       wake();
     })
     .catch((error: unknown) => {
@@ -176,7 +180,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
     for (const row of rows) {
       if (row.wakeAt && (!nextWakeAt || row.wakeAt < nextWakeAt)) nextWakeAt = row.wakeAt;
       if (row.state !== 'running' || row.busy) continue;
-      if ([...active.values()].some((entry) => entry.runId === row.id)) continue;
+      if (busyIn(row.id)) continue;
       const dag = dagsById.get(row.dagId);
       if (!dag) continue;
       await settleTaskInstances(store, dag, row.id);
@@ -249,7 +253,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
         }
         // Slots no task took go to shards of tasks running anywhere (ctx.shards).
         const spare = free - claimed;
-        if (spare > 0) {
+        if (spare > 0 && lookForShards) {
           const shards = await withTransientRetry(() =>
             claimShards(
               store,
@@ -258,6 +262,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
             ),
           );
           claimed += shards.length;
+          // Fewer than asked for: none left until a plan or a failure notifies, or the timer.
+          if (shards.length < spare) lookForShards = false;
           await loadRuns(shards.map((shard) => shard.runId));
           for (const shard of shards) {
             const run = runs.get(shard.runId);
@@ -288,7 +294,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
         if (claimed === free) continue;
       }
       for (const runId of [...toClose]) {
-        if ([...active.values()].some((entry) => entry.runId === runId)) continue;
+        if (busyIn(runId)) continue;
         toClose.delete(runId);
         await closeRun(runId);
       }
@@ -306,6 +312,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
         },
         () => {
           lookForRuns = true;
+          lookForShards = true;
         },
       );
     }
