@@ -3,9 +3,9 @@ import {
   DuckDBBigIntVector,
   type DuckDBConnection,
   type DuckDBDataChunk,
+  DuckDBDoubleVector,
   DuckDBFloatVector,
   DuckDBInstance,
-  DuckDBIntegerVector,
   type DuckDBResult,
   quotedIdentifier,
   quotedString,
@@ -137,12 +137,12 @@ export function floatArrayColumn(chunk: DuckDBDataChunk, columnIndex: number): F
   return (child as unknown as WithItems<Float32Array>).items;
 }
 
-export function floatColumn(chunk: DuckDBDataChunk, columnIndex: number): Float32Array {
+export function doubleColumn(chunk: DuckDBDataChunk, columnIndex: number): Float64Array {
   const vector = chunk.getColumnVector(columnIndex);
-  if (!(vector instanceof DuckDBFloatVector)) {
-    throw new TypeError(`column ${columnIndex}: expected a FLOAT vector, got ${vector.type}`);
+  if (!(vector instanceof DuckDBDoubleVector)) {
+    throw new TypeError(`column ${columnIndex}: expected a DOUBLE vector, got ${vector.type}`);
   }
-  return (vector as unknown as WithItems<Float32Array>).items;
+  return (vector as unknown as WithItems<Float64Array>).items;
 }
 
 export function bigintColumn(chunk: DuckDBDataChunk, columnIndex: number): BigInt64Array {
@@ -151,12 +151,4 @@ export function bigintColumn(chunk: DuckDBDataChunk, columnIndex: number): BigIn
     throw new TypeError(`column ${columnIndex}: expected a BIGINT vector, got ${vector.type}`);
   }
   return (vector as unknown as WithItems<BigInt64Array>).items;
-}
-
-export function int32Column(chunk: DuckDBDataChunk, columnIndex: number): Int32Array {
-  const vector = chunk.getColumnVector(columnIndex);
-  if (!(vector instanceof DuckDBIntegerVector)) {
-    throw new TypeError(`column ${columnIndex}: expected an INTEGER vector, got ${vector.type}`);
-  }
-  return (vector as unknown as WithItems<Int32Array>).items;
 }

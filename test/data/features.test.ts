@@ -238,6 +238,48 @@ describe('flights-delay features', () => {
     }
   });
 
+  it('transforms numbers in JS as the fitted SQL does, with no DuckDB-computed slot and a string label', async () => {
+    const datasetDir = path.join(dir, 'numbers');
+    // Fractional, negative and huge values; a string label. Every slot is written in JS: the
+    // query's vector is a placeholder.
+    await writeTestPartition(
+      datasetDir,
+      '2001-01-01',
+      `SELECT i::BIGINT AS id, (i * 37.25 - 900)::DOUBLE AS x, (i::DOUBLE * 1e9) AS big,
+         CASE WHEN i % 3 = 0 THEN 'late' ELSE 'on time' END AS status
+       FROM range(500) r(i)`,
+    );
+    const spec = defineFeatures({
+      name: 'numbers',
+      version: 1,
+      id: 'id',
+      features: {
+        x: { kind: 'numeric', column: 'x', clip: { min: -0.5, max: 12_000 }, log1p: true, standardize: true },
+        raw: { kind: 'numeric', column: 'x' },
+        big: { kind: 'numeric', column: 'big', standardize: true },
+      },
+      label: { kind: 'binary', column: 'status', positiveWhen: { op: '=', value: 'late' } },
+    });
+    const partitions = await listPartitions(datasetDir);
+    const numbers = await fitFeatures(spec, partitions);
+    const { batch } = await readFeatures({ partitions, fitted: numbers });
+    const [x, , big] = numbers.features;
+    if (x?.kind !== 'numeric' || big?.kind !== 'numeric') throw new Error('spec');
+    // The transform as one SQL expression, in doubles, the way it was fitted.
+    const expected = (await query(
+      `SELECT (ln(1 + least(greatest(x, -0.5), 12000)) - ${x.mean}) / ${x.std}, x, (big - ${big.mean}) / ${big.std},
+         status = 'late'
+       FROM ${parquetOf(partitions[0]?.files[0] as string)} ORDER BY id`,
+    )) as [number, number, number, boolean][];
+    expect(batch.rowCount).toBe(500);
+    for (let row = 0; row < 500; row++) {
+      const [logged, raw, scaled, late] = expected[row] as [number, number, number, boolean];
+      const values = [...batch.features.subarray(row * 3, row * 3 + 3)];
+      expect(values).toEqual([Math.fround(logged), Math.fround(raw), Math.fround(scaled)]);
+      expect(batch.labels?.[row]).toBe(late ? 1 : 0);
+    }
+  });
+
   it('looks up long vocabularies and slice lists the same way as short ones', async () => {
     const datasetDir = path.join(dir, 'codes');
     // 300 codes: past the length where list scans give way to ENUM lookups.

@@ -3,27 +3,32 @@ import { DataError } from '../../errors.ts';
 import {
   bigintColumn,
   type DuckSession,
+  doubleColumn,
   floatArrayColumn,
-  floatColumn,
-  int32Column,
   prefetchedChunks,
 } from '../duckdb.ts';
 import { blameFile, readEveryColumn, unreadableFile } from './blame.ts';
-import { expandRows, type VectorLayout } from './cyclic.ts';
 import type { FeatureBatch } from './extract.ts';
+import { copyVectorColumn, expandRows, type VectorLayout } from './vector.ts';
 
-/** What the extraction query returns: features, id, then the label and slice codes when present. */
+/** Result columns: the vector, the id, then the sources. */
+const FIRST_SOURCE = 2;
+
+/**
+ * What the extraction query returns: the vector (the DuckDB-computed feature values, then the
+ * label and slice codes when present), the id, then the layout's source columns.
+ */
 export interface Plan {
   sql: string;
   featureCount: number;
-  /** The SQL vector, one float per slot, and how cyclic slots become sin and cos. */
+  /** The SQL vector and how JS fills the slots from it and from the sources. */
   layout: VectorLayout;
   withLabels: boolean;
   idIsInteger: boolean;
   sliceValues: Map<string, string[]>;
 }
 
-/** Fills typed arrays from DuckDB chunks: one memcpy per column per 2,048-row chunk. */
+/** Fills typed arrays from DuckDB chunks, 2,048 rows at a time. */
 class BatchBuilder {
   rowCount = 0;
   readonly ids: BigInt64Array | string[];
@@ -45,18 +50,21 @@ class BatchBuilder {
   append(chunk: DuckDBDataChunk, from: number, count: number): number {
     const take = Math.min(count, this.capacity - this.rowCount);
     const at = this.rowCount;
-    const layout = this.plan.layout;
-    expandRows(layout, floatArrayColumn(chunk, 0).subarray(from * layout.slots), take, this.features, at);
+    const { layout } = this.plan;
+    const sources = layout.sources.map((_, index) =>
+      doubleColumn(chunk, FIRST_SOURCE + index).subarray(from, from + take),
+    );
+    const vector = floatArrayColumn(chunk, 0).subarray(from * layout.width);
+    expandRows(layout, vector, sources, take, this.features, at);
     if (this.ids instanceof BigInt64Array) {
       this.ids.set(bigintColumn(chunk, 1).subarray(from, from + take), at);
     } else {
       const vector = chunk.getColumnVector(1);
       for (let row = 0; row < take; row++) this.ids[at + row] = String(vector.getItem(from + row));
     }
-    let column = 2;
-    if (this.labels) this.labels.set(floatColumn(chunk, column++).subarray(from, from + take), at);
-    for (const codes of this.sliceCodes)
-      codes.set(int32Column(chunk, column++).subarray(from, from + take), at);
+    let column = layout.firstExtra;
+    if (this.labels) copyVectorColumn(layout, vector, column++, take, this.labels, at);
+    for (const codes of this.sliceCodes) copyVectorColumn(layout, vector, column++, take, codes, at);
     this.rowCount += take;
     return take;
   }

@@ -1,3 +1,4 @@
+import { DataError } from '../../errors.ts';
 import { openDuckSession, sqlIdentifier, widenStreamingBuffer } from '../duckdb.ts';
 import type { ErrorSink } from '../errorSink.ts';
 import type { Partition } from '../partitions.ts';
@@ -153,15 +154,24 @@ function emptyBatch(stream: FeatureStream): FeatureBatch {
   };
 }
 
+/** Slice codes travel as floats, exact below 2^24. */
+const MAX_SLICE_VALUES = 2 ** 24;
+
 function extractionPlan(fitted: FittedFeatures, validated: ValidatedSource, withLabels: boolean): Plan {
   const label = withLabels && fitted.label !== undefined;
   const uses = { id: fitted.id, features: fitted.features, label: fitted.label, slices: fitted.slices };
-  const vector = featureVector(fitted);
-  const columns = [vector.sql, idExpression(validated.idIsInteger, fitted.id)];
-  if (label && fitted.label) columns.push(labelExpression(fitted.label));
+  const extras: string[] = [];
+  if (label && fitted.label) extras.push(labelExpression(fitted.label));
   for (const [column, values] of validated.sliceValues) {
-    columns.push(`CAST(${enumIndex(`CAST(${sqlIdentifier(column)} AS VARCHAR)`, values, 0, -1)} AS INTEGER)`);
+    if (values.length >= MAX_SLICE_VALUES) {
+      throw new DataError(
+        `slice '${column}' of '${fitted.spec.name}': ${values.length} distinct values, expected fewer than ${MAX_SLICE_VALUES}`,
+      );
+    }
+    extras.push(enumIndex(`CAST(${sqlIdentifier(column)} AS VARCHAR)`, values, 0, -1));
   }
+  const vector = featureVector(fitted, extras);
+  const columns = [vector.sql, idExpression(validated.idIsInteger, fitted.id), ...vector.layout.sources];
   // When validation found no bad row the filter is dropped: it costs 100 ms per million rows.
   const filter =
     validated.report.errorRows === 0
