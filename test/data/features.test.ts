@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { flightsDelayFeatures } from '../../pipelines/flights-delay/features.ts';
+import { prefetchedChunks, TypedColumns, withDuckSession } from '../../src/data/duckdb.ts';
 import {
   defineFeatures,
   type FeatureBatch,
@@ -313,6 +314,36 @@ describe('flights-delay features', () => {
       expect(batch.features[row * 2 + 1]).toBe(vocabulary.indexOf(code) + 1);
       expect(slice?.values[slice.codes[row] as number]).toBe(code);
     }
+  });
+
+  it('reads typed columns through the C API, and refuses a column of another type by name', async () => {
+    const rows = await withDuckSession(async (connection) => {
+      const result = await connection.stream(
+        'SELECT [i, i + 0.5]::FLOAT[2] AS v, i::BIGINT AS id, i / 4 AS d FROM range(5000) r(i)',
+      );
+      const columns = new TypedColumns(result, ['floats', 'bigint', 'double']);
+      const read: number[] = [];
+      for await (const chunk of prefetchedChunks(result)) {
+        const [floats, ids, doubles] = [
+          columns.floats(chunk, 0),
+          columns.bigints(chunk, 1),
+          columns.doubles(chunk, 2),
+        ];
+        for (let row = 0; row < chunk.rowCount; row++) {
+          expect([floats[2 * row + 1], doubles[row]]).toEqual([Number(ids[row]) + 0.5, Number(ids[row]) / 4]);
+          read.push(Number(ids[row]));
+        }
+      }
+      const wrong = await connection.stream('SELECT 1::INTEGER AS a, 2::DOUBLE AS b');
+      expect(() => new TypedColumns(wrong, [null, 'bigint'])).toThrow(
+        'result column 1: expected BIGINT, got DOUBLE',
+      );
+      expect(() => new TypedColumns(wrong, ['floats'])).toThrow(
+        'result column 0: expected FLOAT[k], got INTEGER',
+      );
+      return read;
+    });
+    expect(rows).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   });
 
   it('refuses a malformed spec where it is declared', () => {

@@ -1,12 +1,6 @@
 import type { DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
 import { DataError } from '../../errors.ts';
-import {
-  bigintColumn,
-  type DuckSession,
-  doubleColumn,
-  floatArrayColumn,
-  prefetchedChunks,
-} from '../duckdb.ts';
+import { type DuckSession, prefetchedChunks, TypedColumns } from '../duckdb.ts';
 import { blameFile, readEveryColumn, unreadableFile } from './blame.ts';
 import type { FeatureBatch } from './extract.ts';
 import { copyVectorColumn, expandRows, type VectorLayout } from './vector.ts';
@@ -38,6 +32,7 @@ class BatchBuilder {
 
   constructor(
     readonly plan: Plan,
+    readonly columns: TypedColumns,
     readonly capacity: number,
   ) {
     this.ids = plan.idIsInteger ? new BigInt64Array(capacity) : new Array<string>(capacity);
@@ -51,13 +46,14 @@ class BatchBuilder {
     const take = Math.min(count, this.capacity - this.rowCount);
     const at = this.rowCount;
     const { layout } = this.plan;
+    const columns = this.columns;
     const sources = layout.sources.map((_, index) =>
-      doubleColumn(chunk, FIRST_SOURCE + index).subarray(from, from + take),
+      columns.doubles(chunk, FIRST_SOURCE + index).subarray(from, from + take),
     );
-    const vector = floatArrayColumn(chunk, 0).subarray(from * layout.width);
+    const vector = columns.floats(chunk, 0).subarray(from * layout.width);
     expandRows(layout, vector, sources, take, this.features, at);
     if (this.ids instanceof BigInt64Array) {
-      this.ids.set(bigintColumn(chunk, 1).subarray(from, from + take), at);
+      this.ids.set(columns.bigints(chunk, 1).subarray(from, from + take), at);
     } else {
       const vector = chunk.getColumnVector(1);
       for (let row = 0; row < take; row++) this.ids[at + row] = String(vector.getItem(from + row));
@@ -110,6 +106,11 @@ export async function* readBatches(
   let remaining = validRows;
   let builder: BatchBuilder | undefined;
   let spare: BatchBuilder | undefined;
+  const columns = new TypedColumns(result, [
+    'floats',
+    plan.idIsInteger ? 'bigint' : null,
+    ...plan.layout.sources.map(() => 'double' as const),
+  ]);
   const chunks = prefetchedChunks(result);
   try {
     for (;;) {
@@ -121,7 +122,7 @@ export async function* readBatches(
         // Sized from the validation pass's count: no buffer ever grows or is over-allocated.
         if (builder === undefined) {
           const capacity = Math.min(batchRows, remaining);
-          builder = spare?.capacity === capacity ? spare.reset() : new BatchBuilder(plan, capacity);
+          builder = spare?.capacity === capacity ? spare.reset() : new BatchBuilder(plan, columns, capacity);
         }
         const taken = builder.append(chunk, offset, chunk.rowCount - offset);
         offset += taken;
