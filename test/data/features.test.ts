@@ -247,6 +247,7 @@ describe('flights-delay features', () => {
       datasetDir,
       '2001-01-01',
       `SELECT i::BIGINT AS id, (i * 37.25 - 900)::DOUBLE AS x, (i::DOUBLE * 1e9) AS big,
+         (i * 7 % 450)::INTEGER AS n, (i * 0.37)::DOUBLE AS f,
          CASE WHEN i % 3 = 0 THEN 'late' ELSE 'on time' END AS status
        FROM range(500) r(i)`,
     );
@@ -258,25 +259,32 @@ describe('flights-delay features', () => {
         x: { kind: 'numeric', column: 'x', clip: { min: -0.5, max: 12_000 }, log1p: true, standardize: true },
         raw: { kind: 'numeric', column: 'x' },
         big: { kind: 'numeric', column: 'big', standardize: true },
+        // Short integer clip ranges go through a table of results: integers and fractions.
+        n: { kind: 'numeric', column: 'n', clip: { min: 10, max: 400 }, log1p: true, standardize: true },
+        f: { kind: 'numeric', column: 'f', clip: { min: 10, max: 150 }, log1p: true, standardize: true },
       },
       label: { kind: 'binary', column: 'status', positiveWhen: { op: '=', value: 'late' } },
     });
     const partitions = await listPartitions(datasetDir);
     const numbers = await fitFeatures(spec, partitions);
     const { batch } = await readFeatures({ partitions, fitted: numbers });
-    const [x, , big] = numbers.features;
-    if (x?.kind !== 'numeric' || big?.kind !== 'numeric') throw new Error('spec');
+    const [x, , big, n, f] = numbers.features;
+    if (x?.kind !== 'numeric' || big?.kind !== 'numeric' || n?.kind !== 'numeric' || f?.kind !== 'numeric')
+      throw new Error('spec');
     // The transform as one SQL expression, in doubles, the way it was fitted.
     const expected = (await query(
       `SELECT (ln(1 + least(greatest(x, -0.5), 12000)) - ${x.mean}) / ${x.std}, x, (big - ${big.mean}) / ${big.std},
+         (ln(1 + least(greatest(n, 10), 400)) - ${n.mean}) / ${n.std}, (ln(1 + least(greatest(f, 10), 150)) - ${f.mean}) / ${f.std},
          status = 'late'
        FROM ${parquetOf(partitions[0]?.files[0] as string)} ORDER BY id`,
-    )) as [number, number, number, boolean][];
+    )) as unknown[][];
     expect(batch.rowCount).toBe(500);
     for (let row = 0; row < 500; row++) {
-      const [logged, raw, scaled, late] = expected[row] as [number, number, number, boolean];
-      const values = [...batch.features.subarray(row * 3, row * 3 + 3)];
-      expect(values).toEqual([Math.fround(logged), Math.fround(raw), Math.fround(scaled)]);
+      const values = expected[row] as unknown[];
+      const late = values.pop();
+      expect([...batch.features.subarray(row * 5, row * 5 + 5)]).toEqual(
+        values.map((value) => Math.fround(Number(value))),
+      );
       expect(batch.labels?.[row]).toBe(late ? 1 : 0);
     }
   });

@@ -1,6 +1,6 @@
 import { sqlIdentifier } from '../duckdb.ts';
 import { dayPosition, periodFractionSql, splitMicros, timestampMicrosSql, unitTable } from './cyclic.ts';
-import type { FittedCategorical, FittedFeature } from './fitted.ts';
+import type { FittedCategorical, FittedFeature, FittedNumeric } from './fitted.ts';
 import type { TimeUnit } from './spec.ts';
 
 /**
@@ -49,6 +49,8 @@ type Step =
       log1p: boolean;
       mean: number;
       std: number;
+      /** log1p's results for the integers from `ceil(clipMin)`, when the clip range is short (see `integerTable`). */
+      table: Float32Array | undefined;
     }
   | { kind: 'unit'; slot: number; source: number; unit: TimeUnit; table: Float32Array }
   | { kind: 'period'; slot: number; column: number };
@@ -98,6 +100,7 @@ export function vectorLayout(
         log1p: feature.log1p,
         mean: feature.mean,
         std: feature.std,
+        table: feature.log1p ? integerTable(feature) : undefined,
       });
       slot += 1;
     } else if ('period' in feature.cycle) {
@@ -227,6 +230,26 @@ function writeUnit(
   }
 }
 
+/** Integer clip ranges up to this long get a table of log1p results (16 KiB of floats at most). */
+const INTEGER_TABLE_MAX = 4096;
+
+/**
+ * The transformed value of every integer in a log1p feature's clip range, computed once per
+ * read with the same arithmetic as `numericValue`, so a table hit is bit for bit what the
+ * computation gives. Integer-valued columns are common (distances, counts, minutes) and
+ * `Math.log` is most of a numeric slot's cost: 9 ms per million rows against 1 for a lookup.
+ */
+function integerTable(feature: FittedNumeric): Float32Array | undefined {
+  if (feature.clipMin === null || feature.clipMax === null) return undefined;
+  const first = Math.ceil(feature.clipMin);
+  const length = Math.floor(feature.clipMax) - first + 1;
+  if (!(length > 0 && length <= INTEGER_TABLE_MAX)) return undefined;
+  const table = new Float32Array(length);
+  for (let index = 0; index < length; index++)
+    table[index] = (Math.log(1 + (first + index)) - feature.mean) / feature.std;
+  return table;
+}
+
 /** Clip, log1p, standardise: the same arithmetic, in doubles, as the SQL the fit ran. */
 function writeNumeric(
   step: Extract<Step, { kind: 'numeric' }>,
@@ -236,7 +259,21 @@ function writeNumeric(
   first: number,
   stride: number,
 ): void {
-  const { clipMin, clipMax, mean, std } = step;
+  const { clipMin, clipMax, mean, std, table } = step;
+  if (table !== undefined) {
+    // Clipped values are in [clipMin, clipMax]; the integers among them index the table.
+    const offset = Math.ceil(clipMin);
+    for (let row = 0, output = first; row < rows; row++, output += stride) {
+      const value = Math.min(Math.max(values[row] as number, clipMin), clipMax);
+      const index = value - offset;
+      const whole = index | 0;
+      to[output] =
+        whole === index && whole >= 0 && whole < table.length
+          ? (table[whole] as number)
+          : (Math.log(1 + value) - mean) / std;
+    }
+    return;
+  }
   if (step.log1p) {
     for (let row = 0, output = first; row < rows; row++, output += stride) {
       const value = Math.min(Math.max(values[row] as number, clipMin), clipMax);
