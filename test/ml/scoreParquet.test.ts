@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withDuckSession } from '../../src/data/duckdb.ts';
 import { listPartitions, type Partition, prepareFlights, readFeatures } from '../../src/data/index.ts';
@@ -257,6 +258,39 @@ describe('batch scoring from Parquet partitions to Parquet shards', () => {
     });
     expect(result.manifest.shards).toHaveLength(2);
     await expectReferenceScores(out);
+  });
+
+  it('has a worker start its next shard while the last one is written, and retries both if it dies holding them', async () => {
+    const sent: { shard: string; held: number; attempt: number }[] = [];
+    const logger = pino(
+      { level: 'debug' },
+      {
+        write(line: string) {
+          const entry = JSON.parse(line) as { msg: string; shard: string; held: number; attempt: number };
+          if (entry.msg === 'shard sent to worker') sent.push(entry);
+        },
+      },
+    );
+    const out = path.join(dir, 'pipelined');
+    await run(out, 1, { shardRows: 8192, logger });
+    // One worker, several shards: some were sent while it still held (was writing) the previous
+    // one, and never a third.
+    expect(sent.length).toBeGreaterThanOrEqual(4);
+    expect(sent.filter((entry) => entry.held === 2).length).toBeGreaterThan(0);
+    expect(Math.max(...sent.map((entry) => entry.held))).toBe(2);
+    await expectReferenceScores(out);
+
+    sent.length = 0;
+    const killed = path.join(dir, 'pipelined-killed');
+    await run(killed, 1, {
+      shardRows: 8192,
+      logger,
+      crashMidShard: (shard: string, attempt: number) => shard === 'shard-00002' && attempt === 1,
+    });
+    expect(sent.filter((entry) => entry.shard === 'shard-00002').map((entry) => entry.attempt)).toEqual([
+      1, 2,
+    ]);
+    await expectReferenceScores(killed);
   });
 
   it('scores on a pool the caller started, planned for its size', async () => {

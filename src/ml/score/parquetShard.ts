@@ -96,6 +96,8 @@ export interface ShardScorer {
   layout: InputLayout;
   fittedFeaturesJson: string;
   microBatch: number;
+  /** Called when every row is scored, before the output is written. */
+  onScored?: () => void;
   /** Test hook: the thread exits after appending the first batch, leaving a torn temp file. */
   crashMidShard?: () => void;
 }
@@ -150,6 +152,7 @@ export async function scoreFileShard(job: FileShardJob, scorer: ShardScorer): Pr
     } else {
       appender.closeSync();
     }
+    scorer.onScored?.();
     // Insertion order is preserved: rows come out in input order, shard by shard.
     await session.connection.run(
       `COPY (SELECT id, score, CAST(${Math.trunc(job.modelVersion)} AS INTEGER) AS model_version,

@@ -45,7 +45,10 @@ interface Slot {
   /** Absent until the worker bundle is ready. */
   worker: Worker | undefined;
   ready: Promise<BackendName>;
-  busy?: { id: number; pending: PendingJob };
+  /** Jobs sent and not answered yet, by id: the one it is scoring, and one writing its output. */
+  jobs: Map<number, PendingJob>;
+  /** The job whose rows it is scoring; none: it may take another job. */
+  scoring: number | undefined;
   /** Model loaded: only then may it take a job (a replacement is still loading). */
   loaded: boolean;
   /** Exited, or failed to load the model: it takes no job and is waited for by none. */
@@ -62,9 +65,17 @@ interface PendingJob {
 }
 
 /**
+ * Jobs a worker holds at once: one it is scoring, and one whose output DuckDB is writing. With
+ * one, the worker's thread idled through every shard's Parquet write, hash and the next shard's
+ * footers: 0.45 s of 6.2 for 2.5M flights on one worker.
+ */
+const JOBS_PER_WORKER = 2;
+
+/**
  * A pool of scoring worker threads, each holding one copy of the model. Jobs (shards) go to the
- * next idle worker; a worker that dies mid-shard is replaced and the shard retried, up to
- * `maxAttempts`, after which the whole run fails naming the shard.
+ * next worker that is not scoring one (it may still be writing the previous one's output); a
+ * worker that dies is replaced and its shards retried, up to `maxAttempts`, after which the
+ * whole run fails naming the shard.
  */
 export class ScoringPool {
   readonly size: number;
@@ -160,6 +171,8 @@ export class ScoringPool {
       loaded: false,
       exited: false,
       taken: 0,
+      jobs: new Map(),
+      scoring: undefined,
       ready: Promise.resolve('cpu'),
     };
     slot.ready = this.entry.then(
@@ -218,46 +231,59 @@ export class ScoringPool {
     const loading = this.slots.filter((slot) => !slot.loaded && !slot.exited).length;
     // Idle workers that have taken fewer jobs first: a worker that just loaded gets the job.
     const idle = this.slots
-      .filter((slot) => !slot.busy && !slot.exited && slot.loaded)
-      .sort((a, b) => a.taken - b.taken);
+      .filter(
+        (slot) =>
+          slot.scoring === undefined && slot.jobs.size < JOBS_PER_WORKER && !slot.exited && slot.loaded,
+      )
+      .sort((a, b) => a.jobs.size - b.jobs.size || a.taken - b.taken);
     for (const slot of idle) {
       const worker = slot.worker;
       if (this.queue.length === 0) return;
       if (worker === undefined || (slot.taken > 0 && this.queue.length <= loading)) continue;
       const pending = this.queue.shift() as PendingJob;
       const id = this.nextId++;
-      slot.busy = { id, pending };
+      slot.jobs.set(id, pending);
+      slot.scoring = id;
       slot.taken++;
       const job = pending.item.job(pending.attempt);
       const crashMidJob = this.options.crashMidShard?.(pending.item.shard, pending.attempt) ?? false;
+      this.log.debug(
+        { worker: slot.index, shard: pending.item.shard, attempt: pending.attempt, held: slot.jobs.size },
+        'shard sent to worker',
+      );
       const transfer = job.kind === 'rows' ? [job.features.buffer as ArrayBuffer] : [];
       worker.postMessage({ type: 'job', id, job, crashMidJob } satisfies ToWorker, transfer);
     }
   }
 
   private onResult(slot: Slot, message: FromWorker): void {
-    if (message.type === 'ready' || slot.busy?.id !== message.id) return;
-    const { pending } = slot.busy;
-    slot.busy = undefined;
-    if (message.type === 'done') pending.resolve(message.result);
-    else this.retryOrFail(pending, message.message, message.retriable);
+    if (message.type === 'ready') return;
+    const pending = slot.jobs.get(message.id);
+    if (pending === undefined) return;
+    if (slot.scoring === message.id) slot.scoring = undefined;
+    if (message.type !== 'writing') {
+      slot.jobs.delete(message.id);
+      if (message.type === 'done') pending.resolve(message.result);
+      else this.retryOrFail(pending, message.message, message.retriable);
+    }
     this.dispatch();
   }
 
   private onWorkerDeath(slot: Slot, reason: string): void {
     if (slot.exited) return;
     slot.exited = true;
-    const pending = slot.busy?.pending;
-    slot.busy = undefined;
+    const pendings = [...slot.jobs.values()];
+    slot.jobs.clear();
+    slot.scoring = undefined;
     if (this.closed) return;
     this.log.warn(
-      { worker: slot.index, shard: pending?.item.shard, reason },
+      { worker: slot.index, shards: pendings.map((pending) => pending.item.shard), reason },
       'scoring worker died; replacing it',
     );
     // The replacement takes the same index (and so the same GPU).
     const position = this.slots.indexOf(slot);
     if (position >= 0) this.slots[position] = this.spawn(slot.index);
-    if (pending) this.retryOrFail(pending, reason, true);
+    for (const pending of pendings) this.retryOrFail(pending, reason, true);
   }
 
   private retryOrFail(pending: PendingJob, reason: string, retriable: boolean): void {

@@ -57,5 +57,10 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; backend: BackendName }
+  /**
+   * The job's rows are scored and its output is being written (by DuckDB, off the worker's
+   * thread): the worker can start its next job meanwhile.
+   */
+  | { type: 'writing'; id: number }
   | { type: 'done'; id: number; result: ScoringResult }
   | { type: 'failed'; id: number; message: string; retriable: boolean };

@@ -11,8 +11,9 @@ import { scoreFileShard } from './parquetShard.ts';
 import type { FromWorker, ScoringResult, ToWorker, WorkerInit } from './protocol.ts';
 
 /**
- * A scoring worker thread: loads the model once (verifying the artifact), then scores one job
- * at a time as the pool sends them.
+ * A scoring worker thread: loads the model once (verifying the artifact), then scores the jobs
+ * the pool sends. A file shard says when its rows are scored: the pool may then send the next
+ * one, which this thread starts while DuckDB writes the previous one's Parquet file.
  */
 interface LoadedScorer {
   init: WorkerInit;
@@ -66,6 +67,7 @@ async function run(message: Extract<ToWorker, { type: 'job' }>): Promise<Scoring
     layout: scorer.layout,
     fittedFeaturesJson: scorer.fittedFeaturesJson,
     microBatch: scorer.init.microBatch,
+    onScored: () => send({ type: 'writing', id: message.id }),
     crashMidShard: crash,
   });
 }
