@@ -32,14 +32,22 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 
 async function load(init: WorkerInit): Promise<void> {
   // Each worker thread has a DuckDB engine of its own: without a limit, N workers would each
-  // start one thread per core.
-  await setDuckThreads(init.duckdbThreads);
+  // start one thread per core. The engine starts on a thread of its own (20-40 ms) while this
+  // one loads the backend and the model.
+  const duck = setDuckThreads(init.duckdbThreads);
+  duck.catch(() => undefined);
   const backend = await initBackend(init.backend);
   const artifact = await loadModelArtifact(init.artifactDir, init.manifestSha256);
+  const layout = inputLayoutOf(artifact.manifest);
+  // One micro-batch of zeros before saying ready: the backend's first call at full size (its
+  // memory growth, kernel set-up: 40-55 ms) would otherwise be paid inside the first shard.
+  const zeros = new Float32Array(init.microBatch * layout.featureCount);
+  predictScores(artifact.model, layout, zeros, init.microBatch, init.microBatch);
+  await duck;
   scorer = {
     init,
     model: artifact.model,
-    layout: inputLayoutOf(artifact.manifest),
+    layout,
     fittedFeaturesJson: artifact.extras[FEATURES_FILE],
   };
   send({ type: 'ready', backend: backend.name });
