@@ -109,28 +109,45 @@ export function fileShardJob(spec: ShardJobSpec, attempt: number): FileShardJob 
  */
 export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatchResult> {
   const started = performance.now();
-  const log = childLogger({ component: 'score', model: options.model, date: options.logicalDate });
   await mkdir(options.outputDir, { recursive: true });
   // The worker bundle is checked (or built) while the footers are read for the plan.
   void scoringWorkerEntry().catch(() => undefined);
   const workers = options.pool?.size ?? options.workers ?? Math.max(1, os.availableParallelism());
   const inputs = inputFilesOf(options.partitions);
+  // Workers take 0.2-0.4 s to start: with at least one input file per worker the plan will have
+  // a shard for each (see planShards), so they start before the footers are read for it.
+  // Otherwise the plan decides how many are worth starting.
+  const startPool = (count: number) =>
+    options.pool ??
+    (count > 0 && !options.distribute ? ScoringPool.start({ ...options, workers: count }) : undefined);
+  const early = inputs.length >= workers;
+  let pool = early ? startPool(workers) : undefined;
+  try {
+    return await scoreShards(options, { started, workers, inputs }, (shards) => {
+      // Started before the rerun checks (they hash every existing output): the workers' start
+      // overlaps them. Sized from the shard count, not from what is left to do.
+      pool ??= startPool(Math.min(workers, shards.length));
+      return pool;
+    });
+  } finally {
+    // Every shard is answered, or the task failed: the threads' teardown (30-40 ms) is not waited for.
+    if (options.pool === undefined) pool?.close().catch(() => undefined);
+  }
+}
+
+/** The plan, the rerun checks, the shards and the manifest; `poolFor` gives the pool once the plan is known. */
+async function scoreShards(
+  options: ScoreBatchOptions,
+  { started, workers, inputs }: { started: number; workers: number; inputs: ReturnType<typeof inputFilesOf> },
+  poolFor: (shards: FileShard[]) => ScoringPool | undefined,
+): Promise<ScoreBatchResult> {
+  const log = childLogger({ component: 'score', model: options.model, date: options.logicalDate });
   const rowGroups = await rowGroupsOf(inputs.map((input) => input.file));
   const shards = planShards(
     inputs.map((input) => ({ ...input, rowGroups: rowGroups.get(input.file) })),
     { shardRows: options.shardRows ?? DEFAULT_SHARD_ROWS, workers },
   );
-  const ownPool = options.pool === undefined;
-  // Started before the rerun checks below (they hash every existing output): the workers'
-  // start overlaps them. Sized from the shard count, not from what is left to do.
-  let pool =
-    options.pool ??
-    (shards.length > 0 && !options.distribute
-      ? ScoringPool.start({
-          ...options,
-          workers: Math.min(workers, shards.length),
-        })
-      : undefined);
+  const pool = poolFor(shards);
   const done = new Map<string, ShardSidecar>();
   const todo: FileShard[] = [];
   for (const shard of shards) {
@@ -146,10 +163,6 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
   await removeStaleOutputs(options.outputDir, new Set(shards.map((shard) => shard.name)));
   log.info({ shards: shards.length, skipped: done.size }, 'scoring shards');
   let backend: string | undefined;
-  if (todo.length === 0 && ownPool && pool) {
-    await pool.close();
-    pool = undefined;
-  }
   const specs: ShardJobSpec[] = todo.map((shard) => ({
     shard,
     artifactDir: options.artifactDir,
@@ -173,23 +186,19 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
     const active = pool;
     let finished = done.size;
     let rowsDone = 0;
-    try {
-      await Promise.all(
-        specs.map(async (spec) => {
-          const result = (await active.submit({
-            shard: spec.shard.name,
-            job: (attempt) => fileShardJob(spec, attempt),
-          })) as FileShardResult;
-          finished++;
-          rowsDone += result.rows;
-          options.onShard?.(finished, shards.length, rowsDone);
-          await verify(spec.shard);
-        }),
-      );
-      backend = active.backend;
-    } finally {
-      if (ownPool) await active.close();
-    }
+    await Promise.all(
+      specs.map(async (spec) => {
+        const result = (await active.submit({
+          shard: spec.shard.name,
+          job: (attempt) => fileShardJob(spec, attempt),
+        })) as FileShardResult;
+        finished++;
+        rowsDone += result.rows;
+        options.onShard?.(finished, shards.length, rowsDone);
+        await verify(spec.shard);
+      }),
+    );
+    backend = active.backend;
   }
   const ordered = shards.map((shard) => done.get(shard.name) as ShardSidecar);
   const manifest: PredictionsManifest = {
