@@ -35,22 +35,28 @@ async function load(init: WorkerInit): Promise<void> {
   // start one thread per core. The engine starts on a thread of its own (20-40 ms) while this
   // one loads the backend and the model.
   const duck = setDuckThreads(init.duckdbThreads);
-  duck.catch(() => undefined);
-  const backend = await initBackend(init.backend);
-  const artifact = await loadModelArtifact(init.artifactDir, init.manifestSha256);
-  const layout = inputLayoutOf(artifact.manifest);
-  // One micro-batch of zeros before saying ready: the backend's first call at full size (its
-  // memory growth, kernel set-up: 40-55 ms) would otherwise be paid inside the first shard.
-  const zeros = new Float32Array(init.microBatch * layout.featureCount);
-  predictScores(artifact.model, layout, zeros, init.microBatch, init.microBatch);
-  await duck;
-  scorer = {
-    init,
-    model: artifact.model,
-    layout,
-    fittedFeaturesJson: artifact.extras[FEATURES_FILE],
-  };
-  send({ type: 'ready', backend: backend.name });
+  try {
+    const backend = await initBackend(init.backend);
+    const artifact = await loadModelArtifact(init.artifactDir, init.manifestSha256);
+    const layout = inputLayoutOf(artifact.manifest);
+    // One micro-batch of zeros before saying ready: the backend's first call at full size (its
+    // memory growth, kernel set-up: 40-55 ms) would otherwise be paid inside the first shard.
+    const zeros = new Float32Array(init.microBatch * layout.featureCount);
+    predictScores(artifact.model, layout, zeros, init.microBatch, init.microBatch);
+    await duck;
+    scorer = {
+      init,
+      model: artifact.model,
+      layout,
+      fittedFeaturesJson: artifact.extras[FEATURES_FILE],
+    };
+    send({ type: 'ready', backend: backend.name });
+  } finally {
+    // Even on failure, not before DuckDB has finished starting: the pool terminates a worker
+    // that failed to load, and a thread terminated while DuckDB's start is in flight aborts the
+    // whole process (an exception thrown from the binding's completion callback).
+    await duck.catch(() => undefined);
+  }
 }
 
 async function run(message: Extract<ToWorker, { type: 'job' }>): Promise<ScoringResult> {
