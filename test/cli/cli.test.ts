@@ -8,10 +8,10 @@ const embedded = (home: string) => ({ DATABASE_URL: '', NIGHTSHIFT_HOME: home })
 
 describe('the nightshift command', () => {
   it('lists the DAGs as a JSON array', async () => {
-    const { code, stdout } = await runCli(['dags', 'list', '--json'], {
+    const { code, stdout, stderr } = await runCli(['dags', 'list', '--json'], {
       NIGHTSHIFT_DAGS: path.join(repoRoot, 'dags'),
     });
-    expect(code).toBe(0);
+    expect(code, stderr).toBe(0);
     const dags = JSON.parse(stdout) as { id: string; tasks: { id: string }[] }[];
     expect(dags.map((dag) => dag.id)).toContain('example');
     expect(dags.find((dag) => dag.id === 'example')?.tasks.map((task) => task.id)).toEqual([
@@ -27,14 +27,14 @@ describe('the nightshift command', () => {
     await seedEmbeddedHome(home);
     const run = await runCli(['run', 'example', '--date', '2001-01-15'], embedded(home));
     expect(run.stderr).not.toMatch(/^error/m);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/run 1 of example for 2001-01-15: success/);
 
     const [show, list] = await Promise.all([
       runCli(['runs', 'show', '1', '--json'], embedded(home)),
       runCli(['runs', 'list', '--dag', 'example', '--json'], embedded(home)),
     ]);
-    expect(show.code).toBe(0);
+    expect(show.code, show.stderr).toBe(0);
     const shown = JSON.parse(show.stdout) as {
       run: { state: string; logicalDate: string };
       tasks: { taskId: string; state: string; attempts: number; outputs: Record<string, unknown> }[];
@@ -47,13 +47,14 @@ describe('the nightshift command', () => {
       ['sum', 'success', 1],
     ]);
     expect(shown.tasks.find((task) => task.taskId === 'sum')?.outputs).toMatchObject({ count: 1000 });
-    expect(list.code).toBe(0);
+    expect(list.code, list.stderr).toBe(0);
     expect((JSON.parse(list.stdout) as { id: number }[]).map((r) => r.id)).toEqual([1]);
 
     const clear = await runCli(['tasks', 'clear', '1', '--task', 'sum', '--downstream'], embedded(home));
+    expect(clear.code, clear.stderr).toBe(0);
     expect(clear.stdout).toContain('cleared 2 task(s) of run 1: report, sum');
     const unknownTask = await runCli(['tasks', 'clear', '1', '--task', 'nope'], embedded(home));
-    expect(unknownTask.code).toBe(2);
+    expect(unknownTask.code, unknownTask.stderr).toBe(2);
     expect(unknownTask.stderr.trim()).toBe(
       "error: run 1 of example has no task 'nope'; its tasks: generate, histogram, report, sum",
     );
@@ -79,7 +80,7 @@ describe('the nightshift command', () => {
     const results = await Promise.all(cases.map(([args]) => runCli(args, embedded(home))));
     for (const [index, result] of results.entries()) {
       const [args, message] = cases[index] as [string[], string];
-      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
       expect(result.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(result.stderr, args.join(' ')).toContain(message);
       expect(result.stdout).toBe('');
@@ -104,7 +105,7 @@ export default defineDag({ id: 'loop', description: '', tasks: [
       `import { defineDag } from ${defineDag};\nexport default defineDag({ id: 'fine', description: '', tasks: [{ id: 'a', run: () => 1 }] });\n`,
     );
     const { code, stdout, stderr } = await runCli(['dags', 'list'], { NIGHTSHIFT_DAGS: dir });
-    expect(code).toBe(1);
+    expect(code, stderr).toBe(1);
     expect(stderr).toMatch(/loop\.ts: DAG 'loop' has a cycle: (\w+) -> (\w+) -> (\w+) -> \1/);
     expect(stdout).toMatch(/^fine\s/m);
   });
@@ -123,15 +124,16 @@ export default defineDag({ id: 'announced', description: 'runs when a day is ann
       runCli(['dags', 'show', 'announced', '--json'], { NIGHTSHIFT_DAGS: dir }),
       runCli(['dags', 'show', 'nope'], { NIGHTSHIFT_DAGS: dir }),
     ]);
+    expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toMatch(/^ID\s+SCHEDULE\s+TRIGGERS\s+TASKS\s+DESCRIPTION$/m);
     expect(list.stdout).toMatch(/^announced\s+\(manual\)\s+kafka:days\.ready \(day\)\s+1\s+runs when/m);
-    expect(show.code).toBe(0);
+    expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).toMatch(/^triggers:\s+kafka:days\.ready \(day\)$/m);
     expect(JSON.parse(json.stdout)).toMatchObject({
       id: 'announced',
       triggers: [{ kafka: { topic: 'days.ready', dateField: 'day' } }],
     });
-    expect(unknown.code).toBe(2);
+    expect(unknown.code, unknown.stderr).toBe(2);
     expect(unknown.stderr).toMatch(/unknown DAG 'nope'/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
