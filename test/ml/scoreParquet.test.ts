@@ -293,6 +293,30 @@ describe('batch scoring from Parquet partitions to Parquet shards', () => {
     await expectReferenceScores(killed);
   });
 
+  it('closes its pool mid-shard without harm: the shards are refused, the process lives on', async () => {
+    // Terminating a worker thread while DuckDB has a call in flight aborts the whole process: a
+    // closing pool asks its workers to stop instead. Closed at several points of a run.
+    for (const delay of [20, 40, 60, 80, 100, 120]) {
+      const pool = await ScoringPool.open({
+        artifactDir: artifact.dir,
+        manifestSha256: artifact.manifestSha256,
+        workers: 2,
+        backend: 'wasm',
+      });
+      // Refused if closed before its last shard was answered; complete otherwise.
+      const outcome = run(path.join(dir, `closed-${delay}`), 2, { pool, shardRows: 4096 }).then(
+        () => 'scored',
+        (error: Error) => error.message,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      await pool.close();
+      expect(['scored', 'the scoring pool was closed']).toContain(await outcome);
+    }
+    const after = path.join(dir, 'after-close');
+    await run(after, 2, { shardRows: 8192 });
+    await expectReferenceScores(after);
+  });
+
   it('scores on a pool the caller started, planned for its size', async () => {
     const pool = await ScoringPool.open({
       artifactDir: artifact.dir,

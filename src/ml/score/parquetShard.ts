@@ -8,7 +8,7 @@ import { openDuckSession, sqlString } from '../../data/duckdb.ts';
 import { openFeatureStream, parseFittedFeatures, type RowRange } from '../../data/features/index.ts';
 import { sha256File } from '../../data/hash.ts';
 import { readPartition } from '../../data/partitions.ts';
-import { DataError } from '../../errors.ts';
+import { DataError, NightshiftError } from '../../errors.ts';
 import type { InputLayout } from '../inputs.ts';
 import { predictScores } from '../predict.ts';
 import type { FileShard } from './plan.ts';
@@ -98,6 +98,8 @@ export interface ShardScorer {
   microBatch: number;
   /** Called when every row is scored, before the output is written. */
   onScored?: () => void;
+  /** True once the shard should stop (checked between batches): it then fails, writing nothing. */
+  cancelled?: () => boolean;
   /** Test hook: the thread exits after appending the first batch, leaving a torn temp file. */
   crashMidShard?: () => void;
 }
@@ -127,6 +129,9 @@ export async function scoreFileShard(job: FileShardJob, scorer: ShardScorer): Pr
   let rows = 0;
   try {
     for await (const batch of stream) {
+      if (scorer.cancelled?.()) {
+        throw new NightshiftError(`shard ${job.shard.name}: stopped, its scoring pool is closing`);
+      }
       const scores = predictScores(
         scorer.model,
         scorer.layout,

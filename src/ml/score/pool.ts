@@ -71,6 +71,9 @@ interface PendingJob {
  */
 const JOBS_PER_WORKER = 2;
 
+/** How long a closing worker may take to finish its DuckDB calls before it is terminated. */
+const CLOSE_TIMEOUT_MS = 30_000;
+
 /**
  * A pool of scoring worker threads, each holding one copy of the model. Jobs (shards) go to the
  * next worker that is not scoring one (it may still be writing the previous one's output); a
@@ -156,11 +159,29 @@ export class ScoringPool {
     });
   }
 
+  /**
+   * Refuses queued and unanswered jobs, then asks each worker to stop: it ends its shards at the
+   * next batch and exits once DuckDB's calls in flight have finished (terminating it under one
+   * aborts the process). A worker that has not exited after `CLOSE_TIMEOUT_MS` is terminated.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    for (const pending of this.queue.splice(0))
-      pending.reject(new NightshiftError('the scoring pool was closed'));
-    await Promise.all(this.slots.map((slot) => slot.worker?.terminate()));
+    const closed = () => new NightshiftError('the scoring pool was closed');
+    for (const pending of this.queue.splice(0)) pending.reject(closed());
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        for (const pending of slot.jobs.values()) pending.reject(closed());
+        slot.jobs.clear();
+        slot.scoring = undefined;
+        const worker = slot.worker;
+        if (worker === undefined || slot.exited) return;
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        worker.postMessage({ type: 'close' } satisfies ToWorker);
+        const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
   }
 
   private spawn(index: number): Slot {

@@ -53,7 +53,9 @@ export type ScoringResult = RowsResult | FileShardResult;
 
 export type ToWorker =
   | { type: 'init'; init: WorkerInit }
-  | { type: 'job'; id: number; job: ScoringJob; crashMidJob?: boolean };
+  | { type: 'job'; id: number; job: ScoringJob; crashMidJob?: boolean }
+  /** Stop shards between batches, let DuckDB's calls in flight finish, then exit. */
+  | { type: 'close' };
 
 export type FromWorker =
   | { type: 'ready'; backend: BackendName }

@@ -25,6 +25,27 @@ interface LoadedScorer {
 const port = parentPort;
 if (port === null) throw new Error('the scoring worker must run in a worker thread');
 let scorer: LoadedScorer | undefined;
+let closing = false;
+/** The load and the jobs under way: a close waits for them (see `closeWhenSettled`). */
+const underWay = new Set<Promise<unknown>>();
+
+function track<T>(work: Promise<T>): Promise<T> {
+  underWay.add(work);
+  const forget = () => underWay.delete(work);
+  work.then(forget, forget);
+  return work;
+}
+
+/**
+ * Exits once nothing is under way: shards stop at their next batch, and DuckDB's calls in
+ * flight finish first. Terminating the thread under such a call aborts the whole process (the
+ * binding's completion callback throws in a dying thread), which is why the pool asks instead.
+ */
+async function closeWhenSettled(): Promise<void> {
+  closing = true;
+  while (underWay.size > 0) await Promise.allSettled([...underWay]);
+  process.exit(0);
+}
 
 function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
@@ -82,18 +103,23 @@ async function run(message: Extract<ToWorker, { type: 'job' }>): Promise<Scoring
     fittedFeaturesJson: scorer.fittedFeaturesJson,
     microBatch: scorer.init.microBatch,
     onScored: () => send({ type: 'writing', id: message.id }),
+    cancelled: () => closing,
     crashMidShard: crash,
   });
 }
 
 port.on('message', (message: ToWorker) => {
+  if (message.type === 'close') {
+    void closeWhenSettled();
+    return;
+  }
   if (message.type === 'init') {
-    load(message.init).catch((error: unknown) => {
+    track(load(message.init)).catch((error: unknown) => {
       send({ type: 'failed', id: -1, message: errorMessage(error), retriable: false });
     });
     return;
   }
-  run(message).then(
+  track(run(message)).then(
     (result) =>
       send(
         { type: 'done', id: message.id, result },
