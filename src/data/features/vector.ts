@@ -33,7 +33,7 @@ export interface VectorLayout {
   sources: string[];
   /** Sources holding epoch microseconds: split into days and seconds once per chunk. */
   timeSources: number[];
-  /** Slots written in JS after the copy; none: the copy is all. */
+  /** How each slot is written, feature by feature (unused when `whole`). */
   steps: Step[];
   scratch: Scratch;
 }
