@@ -56,6 +56,29 @@ export interface PostgresStoreOptions {
   onClose?: () => Promise<void>;
 }
 
+/**
+ * Takes a client from the pool for a transaction or a session. The pool stops listening for a
+ * checked-out client's errors, and pg emits a dropped connection as an 'error' event even when
+ * the query in flight is rejected with it: unheard, that event kills the process (seen when an
+ * embedded store's holder went away under `runs list`). Heard here, the statements fail instead,
+ * and the broken client is discarded on release.
+ */
+async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; release: () => void }> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release() {
+      client.removeListener('error', onError);
+      client.release(broken);
+    },
+  };
+}
+
 /** Redacts the password of a connection string for logs and messages. */
 export function describeConnectionString(url: string): string {
   try {
@@ -80,7 +103,7 @@ export function createPostgresStore(connectionString: string, options: PostgresS
     description: options.description ?? describeConnectionString(connectionString),
     query: base.query,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      const { client, release } = await checkOut(pool);
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client, prepare));
@@ -90,15 +113,15 @@ export function createPostgresStore(connectionString: string, options: PostgresS
         await client.query('ROLLBACK').catch(() => {});
         throw error;
       } finally {
-        client.release();
+        release();
       }
     },
     async withSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      const { client, release } = await checkOut(pool);
       try {
         return await fn(wrap(client, prepare));
       } finally {
-        client.release();
+        release();
       }
     },
     ...(prepare

@@ -94,9 +94,21 @@ export interface RunningSocketServer {
 /** Idle clients are disconnected (a transaction left open is rolled back) after this long. */
 const IDLE_TIMEOUT_MS = 60_000;
 
+/**
+ * How long a closing holder waits for connected clients to disconnect before cutting them off.
+ * A client is a CLI command (`runs list` next to `runs show`) that is done within a second or
+ * two; cut off mid-work, it fails though the store was there when it connected (seen in CI).
+ */
+const CLIENT_DRAIN_MS = 10_000;
+
 export async function startSocketServer(db: PGlite, gate: Mutex): Promise<RunningSocketServer> {
   const queue = new CycleGatedQueue(db, gate);
   const handlers = new Set<PGLiteSocketHandler>();
+  let onAllGone: (() => void) | undefined;
+  const forget = (handler: PGLiteSocketHandler) => {
+    handlers.delete(handler);
+    if (handlers.size === 0) onAllGone?.();
+  };
   const server = net.createServer((socket) => {
     const handler = new PGLiteSocketHandler({
       queryQueue: queue as unknown as PGLiteSocketHandlerOptions['queryQueue'],
@@ -104,8 +116,13 @@ export async function startSocketServer(db: PGlite, gate: Mutex): Promise<Runnin
       idleTimeout: IDLE_TIMEOUT_MS,
     });
     handlers.add(handler);
-    handler.addEventListener('close', () => handlers.delete(handler));
-    handler.attach(socket).catch(() => socket.destroy());
+    // A handler that fails (reset, idle timeout) detaches itself without a 'close' event.
+    handler.addEventListener('close', () => forget(handler));
+    handler.addEventListener('error', () => forget(handler));
+    handler.attach(socket).catch(() => {
+      socket.destroy();
+      forget(handler);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -117,8 +134,19 @@ export async function startSocketServer(db: PGlite, gate: Mutex): Promise<Runnin
   return {
     port: address.port,
     async stop() {
+      // No new clients: one that tries now is refused, retries, and takes the lock once it is
+      // released. Clients already connected finish first, for CLIENT_DRAIN_MS at most.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (handlers.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          onAllGone = resolve;
+          timer = setTimeout(resolve, CLIENT_DRAIN_MS);
+        });
+        clearTimeout(timer);
+      }
       await Promise.all([...handlers].map((handler) => handler.detach(true).catch(() => undefined)));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
     },
   };
 }

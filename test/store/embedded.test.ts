@@ -52,6 +52,65 @@ describe('the embedded store', () => {
     expect(fs.existsSync(embeddedPaths(home).lockPath)).toBe(false);
   });
 
+  it('lets a connected client finish its work before the holder closes', async () => {
+    // Seen in CI: `runs show` (the holder) exited while `runs list` (its client) was migrating,
+    // and the client died of the dropped connection.
+    const home = tempDir();
+    await seedEmbeddedHome(home);
+    const child = holder(home, true);
+    await child.waitFor('ready');
+    const client = await openEmbeddedStore({ home });
+    let holderExited = false;
+    void child.exited.then(() => (holderExited = true));
+    try {
+      child.child.stdin?.end();
+      await child.waitFor('pools=');
+      // The holder is closing now; the client's next statements still reach it.
+      for (let i = 0; i < 10; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const { rows } = await client.query<{ n: number }>('SELECT count(*)::int + $1 AS n FROM pools', [i]);
+        expect(rows[0]?.n).toBe(i);
+      }
+      expect(holderExited).toBe(false);
+    } finally {
+      await client.close();
+    }
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    expect(fs.existsSync(embeddedPaths(home).lockPath)).toBe(false);
+  });
+
+  it('fails the statement, not the process, when the holder dies in the middle of a session', async () => {
+    const home = tempDir();
+    await seedEmbeddedHome(home);
+    const child = holder(home, true);
+    await child.waitFor('ready');
+    const client = spawnScript(
+      `import { openEmbeddedStore } from ${importPath('src/store/index.ts')};
+       const store = await openEmbeddedStore({ home: ${JSON.stringify(home)} });
+       const outcome = await store.withSession(async (session) => {
+         await session.query('SELECT 1');
+         process.stdout.write('in session\\n');
+         await new Promise((resolve) => process.stdin.resume().once('end', resolve));
+         return session.query('SELECT 1');
+       }).then(() => 'succeeded', (error) => 'rejected: ' + error.message);
+       process.stdout.write(outcome + '\\n');
+       await store.close();`,
+    );
+    try {
+      await client.waitFor('in session');
+      child.child.kill('SIGKILL');
+      await child.exited;
+      // Let the client see its connection close before it sends the next statement.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      client.child.stdin?.end();
+      expect(await client.exited, client.stderr()).toEqual({ code: 0, signal: null });
+      expect(client.stdout()).toMatch(/^rejected: /m);
+    } finally {
+      client.child.kill('SIGKILL');
+      child.child.kill('SIGKILL');
+    }
+  });
+
   it('refuses a second process when the holder does not serve, naming it and DATABASE_URL', async () => {
     const home = tempDir();
     await seedEmbeddedHome(home);
