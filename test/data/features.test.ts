@@ -289,6 +289,30 @@ describe('flights-delay features', () => {
     }
   });
 
+  it('compares a float label column in DOUBLE, as the fit does, and an integer one as stored', async () => {
+    const datasetDir = path.join(dir, 'labels');
+    // 2^24 as a FLOAT, against 2^24 + 1: a FLOAT comparison would round the threshold down.
+    await writeTestPartition(
+      datasetDir,
+      '2001-01-01',
+      `SELECT i::BIGINT AS id, 16777216::FLOAT AS f, (16777216 + i)::BIGINT AS n, i::DOUBLE AS x FROM range(3) r(i)`,
+    );
+    const partitions = await listPartitions(datasetDir);
+    const labels = async (column: string) => {
+      const spec = defineFeatures({
+        name: 'labels',
+        version: 1,
+        id: 'id',
+        features: { x: { kind: 'numeric', column: 'x' } },
+        label: { kind: 'binary', column, positiveWhen: { op: '>=', value: 16_777_217 } },
+      });
+      const { batch } = await readFeatures({ partitions, fitted: await fitFeatures(spec, partitions) });
+      return [...(batch.labels ?? [])];
+    };
+    expect(await labels('f')).toEqual([0, 0, 0]);
+    expect(await labels('n')).toEqual([0, 1, 1]);
+  });
+
   it('looks up long vocabularies and slice lists the same way as short ones', async () => {
     const datasetDir = path.join(dir, 'codes');
     // 300 codes: past the length where list scans give way to ENUM lookups.

@@ -161,7 +161,9 @@ function extractionPlan(fitted: FittedFeatures, validated: ValidatedSource, with
   const label = withLabels && fitted.label !== undefined;
   const uses = { id: fitted.id, features: fitted.features, label: fitted.label, slices: fitted.slices };
   const extras: string[] = [];
-  if (label && fitted.label) extras.push(labelExpression(fitted.label));
+  if (label && fitted.label) {
+    extras.push(labelExpression(fitted.label, validated.floatColumns.has(fitted.label.column)));
+  }
   for (const [column, values] of validated.sliceValues) {
     if (values.length >= MAX_SLICE_VALUES) {
       throw new DataError(

@@ -117,20 +117,23 @@ export function idExpression(idIsInteger: boolean, id: string): string {
   return idIsInteger ? `CAST(${column(id)} AS BIGINT)` : `CAST(${column(id)} AS VARCHAR)`;
 }
 
-export function labelExpression(label: LabelDefinition): string {
+/**
+ * The label as a float. A number compares with the column as it is stored, except a float
+ * column, which compares in DOUBLE as the fit does (a FLOAT column against 2^24 + 1 would
+ * otherwise round the threshold): an integer literal keeps an integer column's comparison in
+ * integers, 5 ms less DuckDB CPU per million rows than a cast to DOUBLE and a CASE. Rows with a
+ * null label never get here: they break the contract.
+ */
+export function labelExpression(label: LabelDefinition, columnIsFloat: boolean): string {
   if (label.kind === 'regression') return `CAST(${column(label.column)} AS FLOAT)`;
   const { op, value } = label.positiveWhen;
-  // A number compares with the column as it is stored (an integer literal keeps an integer
-  // column's comparison in integers): 5 ms less DuckDB CPU per million rows than a cast to
-  // DOUBLE and a CASE. Rows with a null label never get here: they break the contract.
-  const literal =
-    typeof value === 'string'
-      ? sqlString(value)
-      : Number.isSafeInteger(value)
-        ? `${value}`
-        : sqlNumber(value);
-  const left = typeof value === 'number' ? column(label.column) : `CAST(${column(label.column)} AS VARCHAR)`;
-  return `CAST((${left} ${op} ${literal}) AS FLOAT)`;
+  if (typeof value === 'string') {
+    return `CAST((CAST(${column(label.column)} AS VARCHAR) ${op} ${sqlString(value)}) AS FLOAT)`;
+  }
+  if (columnIsFloat || !Number.isSafeInteger(value)) {
+    return `CAST((${asDouble(label.column)} ${op} ${sqlNumber(value)}) AS FLOAT)`;
+  }
+  return `CAST((${column(label.column)} ${op} ${value}) AS FLOAT)`;
 }
 
 interface Check {
