@@ -38,26 +38,26 @@ describe('train then score through the nightshift command', () => {
     expect(metrics.holdout.baselineAuc).toBeGreaterThan(0.5);
 
     const outputs = [1, 2].map((workers) => path.join(root, `predictions-${workers}`));
+    const score = (workers: number, output: string) =>
+      runCli(
+        [
+          'score',
+          'flights-delay',
+          '--model',
+          'flights-delay@latest',
+          '--input',
+          dataDir.concat('/flights'),
+          '--date',
+          '2001-01-11',
+          '--output',
+          output,
+          '--workers',
+          String(workers),
+        ],
+        env,
+      );
     const scored = await Promise.all(
-      [1, 2].map((workers, index) =>
-        runCli(
-          [
-            'score',
-            'flights-delay',
-            '--model',
-            'flights-delay@latest',
-            '--input',
-            dataDir.concat('/flights'),
-            '--date',
-            '2001-01-11',
-            '--output',
-            outputs[index] as string,
-            '--workers',
-            String(workers),
-          ],
-          env,
-        ),
-      ),
+      [1, 2].map((workers, index) => score(workers, outputs[index] as string)),
     );
     for (const run of scored) {
       expect(run.stderr).not.toMatch(/^error/m);
@@ -96,5 +96,11 @@ describe('train then score through the nightshift command', () => {
       manifest.shards.map((shard) => shard.worker).sort();
     expect(workersOf(manifests[0])).toEqual([0]);
     expect(workersOf(manifests[1])).toEqual([0, 1]);
+
+    // A rerun has nothing left to score: it exits cleanly, its shards unchanged.
+    const rerun = await score(2, outputs[1] as string);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const again = JSON.parse(await readFile(path.join(outputs[1] as string, '_manifest.json'), 'utf8'));
+    expect(again.shards).toEqual(manifests[1].shards);
   }, 90_000);
 });

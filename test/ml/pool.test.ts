@@ -109,4 +109,21 @@ describe('sharded scoring on a worker pool', () => {
       }),
     ).rejects.toThrow(/could not load the model: .*manifest\.json: expected sha256 f+ as registered/);
   });
+
+  it('stops a worker that failed to load, without waiting for the pool to close', async () => {
+    const pool = ScoringPool.start({
+      artifactDir: artifact.dir,
+      manifestSha256: 'f'.repeat(64),
+      workers: 2,
+      backend: 'wasm',
+    });
+    await expect(pool.started).rejects.toThrow(/could not load the model/);
+    // Each failed worker is asked to stop as soon as its load fails (a thread left running would
+    // keep the process alive, one more on every retry of a long-lived worker process).
+    for (let waited = 0; pool.threads > 0 && waited < 10_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(pool.threads).toBe(0);
+    await pool.close();
+  });
 });

@@ -114,13 +114,13 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
   void scoringWorkerEntry().catch(() => undefined);
   const workers = options.pool?.size ?? options.workers ?? Math.max(1, os.availableParallelism());
   const inputs = inputFilesOf(options.partitions);
-  // Workers take 0.2-0.4 s to start: with at least one input file per worker the plan will have
-  // a shard for each (see planShards), so they start before the footers are read for it.
+  // Workers take 0.2-0.4 s to start: with at least one non-empty input file per worker the plan
+  // will have a shard for each (see planShards), so they start before the footers are read for it.
   // Otherwise the plan decides how many are worth starting.
   const startPool = (count: number) =>
     options.pool ??
     (count > 0 && !options.distribute ? ScoringPool.start({ ...options, workers: count }) : undefined);
-  const early = inputs.length >= workers;
+  const early = inputs.filter((input) => input.rows > 0).length >= workers;
   let pool = early ? startPool(workers) : undefined;
   try {
     return await scoreShards(options, { started, workers, inputs }, (shards) => {
@@ -130,8 +130,8 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
       return pool;
     });
   } finally {
-    // Every shard is answered, or the task failed: the threads' teardown (30-40 ms) is not waited for.
-    if (options.pool === undefined) pool?.close().catch(() => undefined);
+    // Waited for: a process that exits while a worker still loads or runs a DuckDB call aborts.
+    if (options.pool === undefined) await pool?.close();
   }
 }
 

@@ -53,6 +53,8 @@ interface Slot {
   loaded: boolean;
   /** Exited, or failed to load the model: it takes no job and is waited for by none. */
   exited: boolean;
+  /** The thread has ended (its 'exit' event): nothing is left to stop. */
+  ended: boolean;
   /** Jobs it has started. */
   taken: number;
 }
@@ -141,6 +143,11 @@ export class ScoringPool {
     return pool;
   }
 
+  /** Worker threads still running (loading, scoring, idle or stopping). */
+  get threads(): number {
+    return this.slots.filter((slot) => slot.worker !== undefined && !slot.ended).length;
+  }
+
   /** Settles when every worker has loaded the model (see `start`). */
   started: Promise<void> = Promise.resolve();
   private startError: Error | undefined;
@@ -159,27 +166,17 @@ export class ScoringPool {
     });
   }
 
-  /**
-   * Refuses queued and unanswered jobs, then asks each worker to stop: it ends its shards at the
-   * next batch and exits once DuckDB's calls in flight have finished (terminating it under one
-   * aborts the process). A worker that has not exited after `CLOSE_TIMEOUT_MS` is terminated.
-   */
+  /** Refuses queued and unanswered jobs, then stops every worker thread (see `stop`). */
   async close(): Promise<void> {
     this.closed = true;
     const closed = () => new NightshiftError('the scoring pool was closed');
     for (const pending of this.queue.splice(0)) pending.reject(closed());
     await Promise.all(
-      this.slots.map(async (slot) => {
+      this.slots.map((slot) => {
         for (const pending of slot.jobs.values()) pending.reject(closed());
         slot.jobs.clear();
         slot.scoring = undefined;
-        const worker = slot.worker;
-        if (worker === undefined || slot.exited) return;
-        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-        worker.postMessage({ type: 'close' } satisfies ToWorker);
-        const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
-        await exited;
-        clearTimeout(timer);
+        return this.stop(slot);
       }),
     );
   }
@@ -191,6 +188,7 @@ export class ScoringPool {
       worker: undefined,
       loaded: false,
       exited: false,
+      ended: false,
       taken: 0,
       jobs: new Map(),
       scoring: undefined,
@@ -224,6 +222,7 @@ export class ScoringPool {
             this.onWorkerDeath(slot, `worker error: ${error.message}`);
           });
           worker.on('exit', (code) => {
+            slot.ended = true;
             reject(new NightshiftError(`scoring worker ${index} exited with code ${code} while starting`));
             this.onWorkerDeath(slot, `worker exited with code ${code}`);
           });
@@ -236,10 +235,27 @@ export class ScoringPool {
       () => this.dispatch(),
       () => {
         slot.exited = true;
+        // A worker that failed to load still runs: it is asked to stop (it exits at once).
+        void this.stop(slot);
         this.dispatch();
       },
     );
     return slot;
+  }
+
+  /**
+   * Asks a worker thread to stop: it ends its shards at the next batch and exits once DuckDB's
+   * calls in flight have finished (terminating it under one aborts the process). A thread that
+   * has not exited after `CLOSE_TIMEOUT_MS` is terminated.
+   */
+  private async stop(slot: Slot): Promise<void> {
+    const worker = slot.worker;
+    if (worker === undefined || slot.ended) return;
+    const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'close' } satisfies ToWorker);
+    const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
+    await ended;
+    clearTimeout(timer);
   }
 
   /**
@@ -304,7 +320,8 @@ export class ScoringPool {
     // The replacement takes the same index (and so the same GPU).
     const position = this.slots.indexOf(slot);
     if (position >= 0) this.slots[position] = this.spawn(slot.index);
-    for (const pending of pendings) this.retryOrFail(pending, reason, true);
+    // Each retry goes to the front of the queue: the newest first, so they keep their order.
+    for (const pending of pendings.reverse()) this.retryOrFail(pending, reason, true);
   }
 
   private retryOrFail(pending: PendingJob, reason: string, retriable: boolean): void {

@@ -56,6 +56,8 @@ async function load(init: WorkerInit): Promise<void> {
   // start one thread per core. The engine starts on a thread of its own (20-40 ms) while this
   // one loads the backend and the model.
   const duck = setDuckThreads(init.duckdbThreads);
+  // Awaited below; a failure meanwhile must not count as unhandled (it would end the thread).
+  duck.catch(() => undefined);
   try {
     const backend = await initBackend(init.backend);
     const artifact = await loadModelArtifact(init.artifactDir, init.manifestSha256);
@@ -73,9 +75,9 @@ async function load(init: WorkerInit): Promise<void> {
     };
     send({ type: 'ready', backend: backend.name });
   } finally {
-    // Even on failure, not before DuckDB has finished starting: the pool terminates a worker
-    // that failed to load, and a thread terminated while DuckDB's start is in flight aborts the
-    // whole process (an exception thrown from the binding's completion callback).
+    // Even on failure, not before DuckDB has finished starting: the pool then stops this worker,
+    // and a thread ended while DuckDB's start is in flight aborts the whole process (an
+    // exception thrown from the binding's completion callback).
     await duck.catch(() => undefined);
   }
 }
