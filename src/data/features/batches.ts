@@ -5,8 +5,13 @@ import { blameFile, readEveryColumn, unreadableFile } from './blame.ts';
 import type { FeatureBatch } from './extract.ts';
 import { copyVectorColumn, expandRows, type VectorLayout } from './vector.ts';
 
-/** Result columns: the vector, the id, then the sources. */
+/** Where the reader finds the sources: after the vector and the id (see `resultColumns`). */
 const FIRST_SOURCE = 2;
+
+/** The extraction query's select list, in the order `readBatches` takes its columns. */
+export function resultColumns(vector: string, id: string, sources: readonly string[]): string[] {
+  return [vector, id, ...sources];
+}
 
 /**
  * What the extraction query returns: the vector (the DuckDB-computed feature values, then the

@@ -2,7 +2,7 @@ import { DataError } from '../../errors.ts';
 import { openDuckSession, sqlIdentifier, widenStreamingBuffer } from '../duckdb.ts';
 import type { ErrorSink } from '../errorSink.ts';
 import type { Partition } from '../partitions.ts';
-import { type Plan, readBatches } from './batches.ts';
+import { type Plan, readBatches, resultColumns } from './batches.ts';
 import { blameFile, readEveryColumn } from './blame.ts';
 import type { FeatureSlot, FittedFeatures } from './fitted.ts';
 import { type RowRange, readSql } from './source.ts';
@@ -173,7 +173,11 @@ function extractionPlan(fitted: FittedFeatures, validated: ValidatedSource, with
     extras.push(enumIndex(`CAST(${sqlIdentifier(column)} AS VARCHAR)`, values, 0, -1));
   }
   const vector = featureVector(fitted, extras);
-  const columns = [vector.sql, idExpression(validated.idIsInteger, fitted.id), ...vector.layout.sources];
+  const columns = resultColumns(
+    vector.sql,
+    idExpression(validated.idIsInteger, fitted.id),
+    vector.layout.sources,
+  );
   // When validation found no bad row the filter is dropped: it costs 100 ms per million rows.
   const filter =
     validated.report.errorRows === 0

@@ -138,7 +138,7 @@ export async function scoreBatch(options: ScoreBatchOptions): Promise<ScoreBatch
 /** The plan, the rerun checks, the shards and the manifest; `poolFor` gives the pool once the plan is known. */
 async function scoreShards(
   options: ScoreBatchOptions,
-  { started, workers, inputs }: { started: number; workers: number; inputs: ReturnType<typeof inputFilesOf> },
+  { started, workers, inputs }: { started: number; workers: number; inputs: InputFile[] },
   poolFor: (shards: FileShard[]) => ScoringPool | undefined,
 ): Promise<ScoreBatchResult> {
   const log = childLogger({ component: 'score', model: options.model, date: options.logicalDate });
