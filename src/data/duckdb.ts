@@ -1,5 +1,4 @@
 import {
-  DuckDBArrayType,
   type DuckDBConnection,
   type DuckDBDataChunk,
   DuckDBInstance,
@@ -109,12 +108,12 @@ export function sqlStringList(values: readonly string[]): string {
   return `[${values.map(quotedString).join(', ')}]::VARCHAR[]`;
 }
 
-/** The column kinds read as typed arrays: `floats` is `FLOAT[k]`. */
-export type TypedColumnKind = 'floats' | 'double' | 'bigint';
+/** The column kinds read as typed arrays. */
+export type TypedColumnKind = 'float' | 'double' | 'bigint';
 
 /**
  * Typed-array views of a streamed result's columns, through DuckDB's C API
- * (`duckdb_vector_get_data`, `duckdb_array_vector_get_child`): copying from them is what makes
+ * (`duckdb_vector_get_data`): copying from them is what makes
  * extraction run at millions of rows per second (reading values one by one through `getItem` is
  * 20x slower). The column types are checked once, when the reader is made, so a type change
  * fails loudly instead of reading garbage; per chunk nothing else is built (`getColumnVector`
@@ -122,33 +121,30 @@ export type TypedColumnKind = 'floats' | 'double' | 'bigint';
  * Only for columns without nulls: validity is not read. A view is valid only while its chunk is
  * alive: callers copy before letting the chunk go.
  */
-export class TypedColumns {
-  private readonly widths: number[];
+const TYPE_IDS: Record<TypedColumnKind, DuckDBTypeId> = {
+  float: DuckDBTypeId.FLOAT,
+  double: DuckDBTypeId.DOUBLE,
+  bigint: DuckDBTypeId.BIGINT,
+};
 
+export class TypedColumns {
   /** `kinds[i]` for result column i; null for a column read some other way. */
   constructor(result: DuckDBResult, kinds: readonly (TypedColumnKind | null)[]) {
-    this.widths = kinds.map((kind, index) => {
-      if (kind === null) return 0;
+    for (const [index, kind] of kinds.entries()) {
+      if (kind === null) continue;
       const type = result.columnType(index);
-      const found = `${type}`;
-      if (
-        kind === 'floats' &&
-        type instanceof DuckDBArrayType &&
-        type.valueType.typeId === DuckDBTypeId.FLOAT
-      )
-        return type.length;
-      if (kind === 'double' && type.typeId === DuckDBTypeId.DOUBLE) return 1;
-      if (kind === 'bigint' && type.typeId === DuckDBTypeId.BIGINT) return 1;
-      const expected = kind === 'floats' ? 'FLOAT[k]' : kind.toUpperCase();
-      throw new TypeError(`result column ${index}: expected ${expected}, got ${found}`);
-    });
+      if (type.typeId !== TYPE_IDS[kind]) {
+        throw new TypeError(`result column ${index}: expected ${kind.toUpperCase()}, got ${type}`);
+      }
+    }
   }
 
   floats(chunk: DuckDBDataChunk, column: number): Float32Array {
-    const vector = bindings.array_vector_get_child(bindings.data_chunk_get_vector(chunk.chunk, column));
-    const count = chunk.rowCount * (this.widths[column] as number);
-    const bytes = bindings.vector_get_data(vector, count * 4);
-    return new Float32Array(bytes.buffer, bytes.byteOffset, count);
+    const bytes = bindings.vector_get_data(
+      bindings.data_chunk_get_vector(chunk.chunk, column),
+      chunk.rowCount * 4,
+    );
+    return new Float32Array(bytes.buffer, bytes.byteOffset, chunk.rowCount);
   }
 
   doubles(chunk: DuckDBDataChunk, column: number): Float64Array {

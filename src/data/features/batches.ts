@@ -3,19 +3,20 @@ import { DataError } from '../../errors.ts';
 import { type DuckSession, prefetchedChunks, TypedColumns } from '../duckdb.ts';
 import { blameFile, readEveryColumn, unreadableFile } from './blame.ts';
 import type { FeatureBatch } from './extract.ts';
-import { copyVectorColumn, expandRows, type VectorLayout } from './vector.ts';
+import { expandRows, type VectorLayout } from './vector.ts';
 
-/** Where the reader finds the sources: after the vector and the id (see `resultColumns`). */
-const FIRST_SOURCE = 2;
+/** Where the reader finds the id and the first value (see `resultColumns`). */
+const ID_COLUMN = 0;
+const FIRST_VALUE = 1;
 
 /** The extraction query's select list, in the order `readBatches` takes its columns. */
-export function resultColumns(vector: string, id: string, sources: readonly string[]): string[] {
-  return [vector, id, ...sources];
+export function resultColumns(id: string, values: readonly string[], sources: readonly string[]): string[] {
+  return [id, ...values, ...sources];
 }
 
 /**
- * What the extraction query returns: the vector (the DuckDB-computed feature values, then the
- * label and slice codes when present), the id, then the layout's source columns.
+ * What the extraction query returns: the id, the DuckDB-computed values (the features', then
+ * the label and slice codes when present), then the layout's source columns.
  */
 export interface Plan {
   sql: string;
@@ -52,20 +53,24 @@ class BatchBuilder {
     const at = this.rowCount;
     const { layout } = this.plan;
     const columns = this.columns;
-    const sources = layout.sources.map((_, index) =>
-      columns.doubles(chunk, FIRST_SOURCE + index).subarray(from, from + take),
+    const values = layout.sqlColumns.map((_, index) =>
+      columns.floats(chunk, FIRST_VALUE + index).subarray(from, from + take),
     );
-    const vector = columns.floats(chunk, 0).subarray(from * layout.width);
-    expandRows(layout, vector, sources, take, this.features, at);
+    const firstSource = FIRST_VALUE + values.length;
+    const sources = layout.sources.map((_, index) =>
+      columns.doubles(chunk, firstSource + index).subarray(from, from + take),
+    );
+    expandRows(layout, values, sources, take, this.features, at);
     if (this.ids instanceof BigInt64Array) {
-      this.ids.set(columns.bigints(chunk, 1).subarray(from, from + take), at);
+      this.ids.set(columns.bigints(chunk, ID_COLUMN).subarray(from, from + take), at);
     } else {
-      const vector = chunk.getColumnVector(1);
+      const vector = chunk.getColumnVector(ID_COLUMN);
       for (let row = 0; row < take; row++) this.ids[at + row] = String(vector.getItem(from + row));
     }
+    // Slice codes are integer-valued floats: the conversion to Int32 is exact.
     let column = layout.firstExtra;
-    if (this.labels) copyVectorColumn(layout, vector, column++, take, this.labels, at);
-    for (const codes of this.sliceCodes) copyVectorColumn(layout, vector, column++, take, codes, at);
+    if (this.labels) this.labels.set(values[column++] as Float32Array, at);
+    for (const codes of this.sliceCodes) codes.set(values[column++] as Float32Array, at);
     this.rowCount += take;
     return take;
   }
@@ -112,8 +117,8 @@ export async function* readBatches(
   let builder: BatchBuilder | undefined;
   let spare: BatchBuilder | undefined;
   const columns = new TypedColumns(result, [
-    'floats',
     plan.idIsInteger ? 'bigint' : null,
+    ...plan.layout.sqlColumns.map(() => 'float' as const),
     ...plan.layout.sources.map(() => 'double' as const),
   ]);
   const chunks = prefetchedChunks(result);

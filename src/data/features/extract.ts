@@ -73,8 +73,9 @@ export interface FeatureStream extends AsyncIterable<FeatureBatch> {
 
 /**
  * Opens a stream of feature batches over partitions, memory bounded by `batchRows` whatever
- * the input size. The whole transform is one DuckDB query producing the features as a
- * `FLOAT[k]` column; each 2,048-row chunk's float buffer is copied straight into the batch.
+ * the input size. The whole transform is one DuckDB query producing the values it computes as
+ * FLOAT columns and the numeric and time sources as DOUBLE; each 2,048-row chunk's buffers are
+ * read through DuckDB's C API and written into the batch's slots (see `vector.ts`).
  */
 export async function openFeatureStream(options: FeatureReadOptions): Promise<FeatureStream> {
   const session = await openDuckSession();
@@ -174,8 +175,8 @@ function extractionPlan(fitted: FittedFeatures, validated: ValidatedSource, with
   }
   const vector = featureVector(fitted, extras);
   const columns = resultColumns(
-    vector.sql,
     idExpression(validated.idIsInteger, fitted.id),
+    vector.values,
     vector.layout.sources,
   );
   // When validation found no bad row the filter is dropped: it costs 100 ms per million rows.

@@ -3,7 +3,7 @@ import { requireColumn } from '../contract.ts';
 import { sqlIdentifier, sqlNumber, sqlString } from '../duckdb.ts';
 import type { FittedCategorical, FittedFeature, FittedFeatures, FittedNumeric } from './fitted.ts';
 import type { LabelDefinition } from './spec.ts';
-import { type VectorLayout, vectorLayout, vectorSql } from './vector.ts';
+import { type VectorLayout, valueColumnsSql, vectorLayout } from './vector.ts';
 
 /**
  * SQL generation for the transform. Everything a row goes through on its way to the float
@@ -100,17 +100,17 @@ export function enumIndex(value: string, values: readonly string[], base: number
 }
 
 /**
- * The SQL side of the feature vector: `sql` gives a row's DuckDB-computed floats as one
- * `FLOAT[m]` value, the fast path to a Float32Array, and `layout` lists the DOUBLE source
- * columns to select beside it and how `expandRows` fills the slots from both. `extras` ride
- * in the vector after the features' values (see `vectorLayout`).
+ * The SQL side of the feature vector: `values` selects a row's DuckDB-computed floats, one
+ * FLOAT column each, and `layout` lists the DOUBLE source columns to select beside them and
+ * how `expandRows` fills the slots from both. `extras` come after the features' values (see
+ * `vectorLayout`).
  */
 export function featureVector(
   fitted: FittedFeatures,
   extras: readonly string[] = [],
-): { sql: string; layout: VectorLayout } {
+): { values: string[]; layout: VectorLayout } {
   const layout = vectorLayout(fitted.features, categoricalExpression, extras);
-  return { sql: vectorSql(layout), layout };
+  return { values: valueColumnsSql(layout), layout };
 }
 
 export function idExpression(idIsInteger: boolean, id: string): string {

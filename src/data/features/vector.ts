@@ -5,35 +5,31 @@ import type { TimeUnit } from './spec.ts';
 
 /**
  * How a row's feature vector is made. DuckDB returns the values it computes best (categorical
- * indices: string lookups; period fractions) as one `FLOAT[m]` value per row. Numeric features
- * and timestamps leave DuckDB as DOUBLE source columns beside it. JS then writes every slot with
- * one tight loop per feature: a strided copy of a DuckDB value; clip, log1p and standardise;
- * days and seconds of the day into sin and cos by table lookup. When DuckDB computes every slot,
- * the whole vector is copied in one piece instead.
+ * indices: string lookups; period fractions) as FLOAT columns, one per value. Numeric features
+ * and timestamps leave DuckDB as DOUBLE source columns beside them. JS then writes every slot
+ * with one tight loop per feature: a strided copy of a DuckDB value; clip, log1p and
+ * standardise; days and seconds of the day into sin and cos by table lookup.
  * Measured on 966k flights with one DuckDB thread: DuckDB spent 91 ms on the nine slots computed
  * in SQL, 52 ms on the same vector with distance and the departure time as sources and zeros
  * in their slots (`greatest`/`least`, `ln` and the floor-modulo arithmetic on microseconds cost 8
- * to 16 ms each there), and less again on the two lookups alone: building the list and casting it
- * to an array copies every element. The JS loops take about 25 ms, on a thread that was waiting
- * for DuckDB most of the time.
+ * to 16 ms each there). The DuckDB values were one `FLOAT[m]` column until the chunks were read
+ * through DuckDB's C API: building the list and casting it to an array cost DuckDB 35 ms of CPU
+ * per 966k rows for four values (123 ms against 88 for four FLOAT columns), while a column more
+ * costs the reader about 5 us per 2,048-row chunk.
  */
 export interface VectorLayout {
   /**
-   * One SQL expression per DuckDB-computed value: the `FLOAT[m]` vector DuckDB returns. The
-   * features' values come first, then the extras (the label, slice codes), from `firstExtra`.
+   * One SQL expression per DuckDB-computed value, each selected as a FLOAT column in this order:
+   * the features' values first, then the extras (the label, slice codes) from `firstExtra`.
    */
   sqlColumns: string[];
   firstExtra: number;
-  /** The vector is the whole row (every slot computed by DuckDB, in order): copied in one piece. */
-  whole: boolean;
-  /** Floats a row in DuckDB's vector (at least 1: a layout with no SQL value selects one zero). */
-  width: number;
   slots: number;
-  /** DOUBLE columns returned beside the vector, in this order; a source used twice is read once. */
+  /** DOUBLE columns returned beside the values, in this order; a source used twice is read once. */
   sources: string[];
   /** Sources holding epoch microseconds: split into days and seconds once per chunk. */
   timeSources: number[];
-  /** How each slot is written, feature by feature (unused when `whole`). */
+  /** How each slot is written, feature by feature. */
   steps: Step[];
   scratch: Scratch;
 }
@@ -64,9 +60,8 @@ interface Scratch {
 
 /**
  * Lays out the vector; `categorical` gives the SQL of a categorical feature's one float, and
- * `extras` are more floats a row that are not features (they ride in the same vector: every
- * result column costs the reader a wrapper per chunk, and DuckDB a copy; measured on 966k
- * flights, the label and a slice code as their own columns made the query 15% slower).
+ * `extras` are more floats a row that are not features (the label, slice codes), read from
+ * DuckDB as the features' values are.
  */
 export function vectorLayout(
   features: readonly FittedFeature[],
@@ -119,43 +114,29 @@ export function vectorLayout(
       slot += 2;
     }
   }
-  const whole = extras.length === 0 && steps.every((step) => step.kind === 'copy');
   const firstExtra = sqlColumns.push(...extras) - extras.length;
   const scratch: Scratch = { rows: 0, days: [], seconds: [] };
-  const width = Math.max(1, sqlColumns.length);
-  return { sqlColumns, firstExtra, whole, width, slots: slot, sources, timeSources, steps, scratch };
+  return { sqlColumns, firstExtra, slots: slot, sources, timeSources, steps, scratch };
+}
+
+/** The select list of the DuckDB-computed values: one FLOAT column each, in layout order. */
+export function valueColumnsSql(layout: VectorLayout): string[] {
+  return layout.sqlColumns.map((column) => `CAST(${column} AS FLOAT)`);
 }
 
 /**
- * The vector's SQL: a `FLOAT[m]` of the DuckDB-computed values, each cast to FLOAT first (a list
- * mixing DOUBLE and BIGINT values is built as DOUBLE and then cast again, which cost 15 ms more
- * CPU per million flights). A layout with none still selects one zero, so the result's columns
- * keep their places.
- */
-export function vectorSql(layout: VectorLayout): string {
-  const values = layout.sqlColumns.map((column) => `CAST(${column} AS FLOAT)`);
-  if (values.length === 0) return '[CAST(0 AS FLOAT)]::FLOAT[1]';
-  return `[${values.join(', ')}]::FLOAT[${values.length}]`;
-}
-
-/**
- * Writes `rows` rows into `to` (row-major, `slots` wide) from row `at`: DuckDB's vector for
- * those rows (`width` values a row) and the source columns (`sources[i]`, from the same row).
+ * Writes `rows` rows into `to` (row-major, `slots` wide) from row `at`: DuckDB's value columns
+ * (`values[i]` for `sqlColumns[i]`) and source columns (`sources[i]`), both from the same row.
  */
 export function expandRows(
   layout: VectorLayout,
-  vector: Float32Array,
+  values: readonly Float32Array[],
   sources: readonly Float64Array[],
   rows: number,
   to: Float32Array,
   at: number,
 ): void {
   const slots = layout.slots;
-  if (layout.whole) {
-    to.set(vector.subarray(0, rows * slots), at * slots);
-    return;
-  }
-  const width = layout.width;
   const scratch = growScratch(layout, rows);
   for (const index of layout.timeSources) {
     splitMicros(
@@ -168,20 +149,17 @@ export function expandRows(
   const first = at * slots;
   for (const step of layout.steps) {
     if (step.kind === 'copy') {
-      for (let row = 0, input = step.column, output = first + step.slot; row < rows; row++) {
-        to[output] = vector[input] as number;
-        input += width;
-        output += slots;
-      }
+      const input = values[step.column] as Float32Array;
+      for (let row = 0, output = first + step.slot; row < rows; row++, output += slots)
+        to[output] = input[row] as number;
     } else if (step.kind === 'numeric') {
       writeNumeric(step, sources[step.source] as Float64Array, rows, to, first + step.slot, slots);
     } else if (step.kind === 'period') {
-      for (let row = 0, input = step.column, output = first + step.slot; row < rows; row++) {
-        const angle = 2 * Math.PI * (vector[input] as number);
+      const input = values[step.column] as Float32Array;
+      for (let row = 0, output = first + step.slot; row < rows; row++, output += slots) {
+        const angle = 2 * Math.PI * (input[row] as number);
         to[output] = Math.sin(angle);
         to[output + 1] = Math.cos(angle);
-        input += width;
-        output += slots;
       }
     } else {
       const seconds = scratch.seconds[step.source] as Int32Array;
@@ -290,19 +268,6 @@ function writeNumeric(
         ? (table[whole] as number)
         : numericValue(value, clipMin, clipMax, log1p, mean, std);
   }
-}
-
-/** Column `column` of `rows` rows of DuckDB's vector into `to` from `at` (an Int32Array truncates, exactly for integer floats). */
-export function copyVectorColumn(
-  layout: VectorLayout,
-  vector: Float32Array,
-  column: number,
-  rows: number,
-  to: Float32Array | Int32Array,
-  at: number,
-): void {
-  const width = layout.width;
-  for (let row = 0, input = column; row < rows; row++, input += width) to[at + row] = vector[input] as number;
 }
 
 function growScratch(layout: VectorLayout, rows: number): Scratch {
