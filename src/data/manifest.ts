@@ -1,4 +1,5 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError } from '../errors.ts';
 import { sha256File } from './hash.ts';
@@ -35,8 +36,19 @@ export interface PartitionManifest {
   inputs: Record<string, string | number>;
 }
 
+/**
+ * Writes the manifest to a temporary file of the same folder, then renames it over the old one:
+ * a reader listing partitions meanwhile reads the old manifest or the new one, never half of one.
+ */
 export async function writeManifest(dir: string, manifest: PartitionManifest): Promise<void> {
-  await writeFile(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  const temp = path.join(dir, `.${MANIFEST_FILE}.${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`);
+    await rename(temp, path.join(dir, MANIFEST_FILE));
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
 }
 
 /** The manifest of a partition folder, `undefined` when there is none; a malformed one throws. */
