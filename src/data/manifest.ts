@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError } from '../errors.ts';
@@ -18,7 +19,35 @@ export interface ManifestFile {
   rows: number;
   bytes: number;
   sha256: string;
+  /** Absent in manifests written before files carried statistics. */
+  stats?: FileStats;
 }
+
+/**
+ * What validation needs of a file, recorded when it is written, as table formats (Delta Lake,
+ * Iceberg) keep column statistics in their manifests: reading them costs no Parquet footer and
+ * no scan. They describe the file as it was at `mtimeMs` with the file's `bytes`; a file found
+ * with another size or mtime is read as if they were absent.
+ */
+export interface FileStats {
+  mtimeMs: number;
+  /** Every top-level column: how many nulls it holds. */
+  nullCounts: Record<string, number>;
+  /**
+   * Integer and float columns: the smallest non-null value, as a Parquet footer's minimum. Left
+   * out when unknown: a float column holding NaN (DuckDB writes no footer minimum then either),
+   * no non-null value, or a minimum that is not finite.
+   */
+  minimums: Record<string, number>;
+  /**
+   * VARCHAR columns with at most `MAX_RECORDED_VALUES` distinct non-null values: those values in
+   * the order of DuckDB's `ORDER BY` (UTF-8 bytes). A column with more has no entry.
+   */
+  values: Record<string, string[]>;
+}
+
+/** A file's distinct values are recorded up to this many: enough for slice keys such as airports. */
+export const MAX_RECORDED_VALUES = 1024;
 
 /**
  * Written last into a partition's folder: a folder without it is incomplete and readers skip it.
@@ -91,6 +120,45 @@ function isManifest(value: unknown): value is PartitionManifest {
 
 export function newManifest(fields: Omit<PartitionManifest, 'format' | 'createdAt'>): PartitionManifest {
   return { format: MANIFEST_FORMAT, ...fields, createdAt: new Date().toISOString() };
+}
+
+/**
+ * Each file's recorded statistics when the file on disk still has the recorded size and mtime,
+ * `undefined` for a file without statistics or changed since (one `stat` a file, concurrently).
+ */
+export async function currentFileStats(
+  dir: string,
+  manifest: PartitionManifest,
+): Promise<(FileStats | undefined)[]> {
+  return Promise.all(
+    manifest.files.map(async (file) => {
+      if (!isFileStats(file.stats)) return undefined;
+      const info = await stat(path.join(dir, file.name)).catch(() => undefined);
+      return statsDescribe(file, info) ? file.stats : undefined;
+    }),
+  );
+}
+
+/** True when `file`'s statistics describe the file `info` was taken of. */
+export function statsDescribe(file: ManifestFile, info: Stats | undefined): boolean {
+  return (
+    info !== undefined &&
+    isFileStats(file.stats) &&
+    info.size === file.bytes &&
+    info.mtimeMs === file.stats.mtimeMs
+  );
+}
+
+function isFileStats(value: unknown): value is FileStats {
+  if (typeof value !== 'object' || value === null) return false;
+  const stats = value as Partial<FileStats>;
+  const isRecord = (field: unknown) => typeof field === 'object' && field !== null;
+  return (
+    typeof stats.mtimeMs === 'number' &&
+    isRecord(stats.nullCounts) &&
+    isRecord(stats.minimums) &&
+    isRecord(stats.values)
+  );
 }
 
 export type VerifyLevel = 'size' | 'sha256';

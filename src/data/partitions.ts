@@ -3,16 +3,21 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DataError } from '../errors.ts';
+import { typeFamily } from './contract.ts';
 import { type Day, isDay } from './dates.ts';
-import { sqlString, withDuckSession } from './duckdb.ts';
+import { sqlIdentifier, sqlString, withDuckSession } from './duckdb.ts';
 import { sha256File } from './hash.ts';
 import {
   type ColumnSchema,
+  currentFileStats,
+  type FileStats,
+  MAX_RECORDED_VALUES,
   type ManifestFile,
   newManifest,
   type PartitionManifest,
   readManifest,
   sameInputs,
+  statsDescribe,
   type VerifyLevel,
   verifyManifestFiles,
   writeManifest,
@@ -112,13 +117,18 @@ export interface PartitionWriteResult {
   manifest: PartitionManifest;
 }
 
-/** True when the partition exists, was produced from `inputs`, and its files are intact. */
+/**
+ * True when the partition exists, was produced from `inputs`, its files are intact and their
+ * statistics current. A partition written before files carried statistics is not: rewriting it
+ * keeps its files and adds them to the manifest (see `writePartition`).
+ */
 export async function isPartitionCurrent(
   dir: string,
   inputs: Record<string, string | number>,
 ): Promise<boolean> {
   const manifest = await readManifest(dir).catch(() => undefined);
   if (manifest === undefined || !sameInputs(manifest.inputs, inputs)) return false;
+  if ((await currentFileStats(dir, manifest)).includes(undefined)) return false;
   return filesIntact(dir, manifest);
 }
 
@@ -126,7 +136,8 @@ export async function isPartitionCurrent(
  * Writes a partition atomically: files and manifest go to a temporary sibling folder, which
  * then replaces the old partition by rename. Readers see the old partition, then briefly none,
  * then the new one, never a mix. When the new files are byte-identical to the current ones the
- * current partition (and its `createdAt`) is kept, so a rerun changes nothing.
+ * current partition (and its `createdAt`) is kept, so a rerun changes nothing; its manifest is
+ * only rewritten (in place, atomically) for new inputs or to add statistics it lacks.
  */
 export async function writePartition(
   connection: DuckDBConnection,
@@ -141,16 +152,34 @@ export async function writePartition(
   try {
     await request.writeFiles(tempDir);
     const names = (await readdir(tempDir)).filter((name) => name.endsWith('.parquet')).sort();
-    const files = await Promise.all(
+    const described = await Promise.all(
       names.map((name) => describeParquetFile(connection, path.join(tempDir, name))),
     );
-    const schema =
-      names.length > 0 ? await parquetSchema(connection, path.join(tempDir, names[0] as string)) : [];
+    const files = described.map((entry) => entry.file);
+    const schema = described[0]?.schema ?? [];
     const current = await readManifest(finalDir).catch(() => undefined);
+    // Stat before the checksums: a file changed after this stat fails them or has another mtime.
+    const onDisk =
+      current === undefined
+        ? []
+        : await Promise.all(
+            current.files.map((file) => stat(path.join(finalDir, file.name)).catch(() => undefined)),
+          );
     if (current !== undefined && sameFiles(current.files, files) && (await filesIntact(finalDir, current))) {
-      if (sameInputs(current.inputs, request.inputs)) return { status: 'unchanged', manifest: current };
-      // Same bytes from new inputs (say, a wider --from/--to): keep the files, record the inputs.
-      const refreshed: PartitionManifest = { ...current, inputs: request.inputs };
+      // Same bytes give the same statistics: those of the new files, at the current files' mtimes.
+      const currentFiles = current.files.map((file, index) => {
+        const info = onDisk[index];
+        const stats = files[index]?.stats;
+        if (statsDescribe(file, info) || info === undefined || stats === undefined) return file;
+        return { ...file, stats: { ...stats, mtimeMs: info.mtimeMs } };
+      });
+      const statsAdded = currentFiles.some((file, index) => file !== current.files[index]);
+      if (sameInputs(current.inputs, request.inputs) && !statsAdded) {
+        return { status: 'unchanged', manifest: current };
+      }
+      // Same bytes from new inputs (say, a wider --from/--to), or a manifest written before files
+      // carried statistics: keep the files, record the inputs and statistics.
+      const refreshed: PartitionManifest = { ...current, files: currentFiles, inputs: request.inputs };
       await writeManifest(finalDir, refreshed);
       return { status: 'unchanged', manifest: refreshed };
     }
@@ -242,13 +271,81 @@ function sameFiles(a: readonly ManifestFile[], b: readonly ManifestFile[]): bool
   );
 }
 
-async function describeParquetFile(connection: DuckDBConnection, file: string): Promise<ManifestFile> {
+async function describeParquetFile(
+  connection: DuckDBConnection,
+  file: string,
+): Promise<{ file: ManifestFile; schema: ColumnSchema[] }> {
   const reader = await connection.runAndReadAll(
     `SELECT coalesce(sum(num_rows), 0)::BIGINT FROM parquet_file_metadata(${sqlString(file)})`,
   );
   const rows = Number(reader.getRows()[0]?.[0] ?? 0);
-  const [bytes, sha256] = await Promise.all([stat(file).then((info) => info.size), sha256File(file)]);
-  return { name: path.basename(file), rows, bytes, sha256 };
+  const [info, schema] = await Promise.all([stat(file), parquetSchema(connection, file)]);
+  const [sha256, stats] = await Promise.all([
+    sha256File(file),
+    readFileStats(connection, file, schema, info.mtimeMs),
+  ]);
+  return { file: { name: path.basename(file), rows, bytes: info.size, sha256, stats }, schema };
+}
+
+/**
+ * A file's column statistics (see `FileStats`) in one scan of the file. The distinct values
+ * cost a hash table per VARCHAR column, whatever its cardinality: on a day of flights (16,500
+ * rows, two airport columns) the query took 6 ms, 1 without them; on 1M rows with a column of
+ * 1M distinct strings, 200 ms, against 270 to write the file. Only short lists are sorted.
+ */
+async function readFileStats(
+  connection: DuckDBConnection,
+  file: string,
+  schema: readonly ColumnSchema[],
+  mtimeMs: number,
+): Promise<FileStats> {
+  const stats: FileStats = { mtimeMs, nullCounts: {}, minimums: {}, values: {} };
+  // Each statistic: an aggregate over the file, then what is returned of it.
+  const selected: {
+    aggregate: string;
+    result?: (aggregated: string) => string;
+    record(value: unknown): void;
+  }[] = [];
+  for (const { name, type } of schema) {
+    const column = sqlIdentifier(name);
+    selected.push({
+      aggregate: `(count(*) - count(${column}))::BIGINT`,
+      record: (value) => {
+        stats.nullCounts[name] = Number(value);
+      },
+    });
+    const family = typeFamily(type);
+    if (family === 'integer' || family === 'float') {
+      // min() ranks NaN above every number; the footer's minimum is absent when a NaN is there.
+      const aggregate = /^(FLOAT|DOUBLE)$/.test(type)
+        ? `CASE WHEN isnan(max(${column})) THEN NULL ELSE min(${column}) END::DOUBLE`
+        : `min(${column})::DOUBLE`;
+      selected.push({
+        aggregate,
+        record: (value) => {
+          if (typeof value === 'number' && Number.isFinite(value)) stats.minimums[name] = value;
+        },
+      });
+    } else if (type === 'VARCHAR') {
+      selected.push({
+        aggregate: `list(DISTINCT ${column}) FILTER (WHERE ${column} IS NOT NULL)`,
+        result: (list) =>
+          `CASE WHEN ${list} IS NULL THEN [] WHEN len(${list}) <= ${MAX_RECORDED_VALUES} THEN list_sort(${list}) END`,
+        record: (value) => {
+          if (Array.isArray(value)) stats.values[name] = value.map(String);
+        },
+      });
+    }
+  }
+  if (selected.length === 0) return stats;
+  const sql = `SELECT ${selected.map((item, index) => item.result?.(`s${index}`) ?? `s${index}`).join(', ')}
+    FROM (SELECT ${selected.map((item, index) => `${item.aggregate} AS s${index}`).join(',\n  ')}
+      FROM read_parquet(${sqlString(file)}, hive_partitioning = false))`;
+  const row = (await connection.runAndReadAll(sql)).getRowsJS()[0] ?? [];
+  selected.forEach((item, index) => {
+    item.record(row[index]);
+  });
+  return stats;
 }
 
 /** Column names and DuckDB types of a Parquet file, read from its footer only. */
