@@ -1,7 +1,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { typeFamily } from '../contract.ts';
 import { sqlString } from '../duckdb.ts';
-import type { ColumnSchema } from '../manifest.ts';
+import { type ColumnSchema, currentFileStats, type FileStats } from '../manifest.ts';
+import type { Partition } from '../partitions.ts';
 import { blameFile } from './blame.ts';
 import { sqlFileList } from './fit.ts';
 import type { ColumnUses } from './sql.ts';
@@ -14,6 +15,61 @@ export interface FileFooter {
   nullCounts: Map<string, number | undefined>;
   /** Per numeric column: the smallest value (undefined when unknown). */
   minimums: Map<string, number | undefined>;
+  /** Per VARCHAR column with few values: its distinct values, sorted. Only manifests record them. */
+  values?: Map<string, readonly string[]>;
+}
+
+/**
+ * The footers of the partitions' files. A file whose manifest statistics still describe it (same
+ * size and mtime) gets its footer from them, without opening the file; the others are read by
+ * `readFooters`. On 59 days of flights, reading the footers took 21 ms; their `stat`s, done
+ * concurrently, take about 1.
+ */
+export async function partitionFooters(
+  connection: DuckDBConnection,
+  partitions: readonly Partition[],
+): Promise<Map<string, FileFooter>> {
+  const recorded = await Promise.all(
+    partitions.map((partition) => currentFileStats(partition.dir, partition.manifest)),
+  );
+  const fromStats = new Map<string, FileFooter>();
+  partitions.forEach((partition, index) => {
+    const { schema, files } = partition.manifest;
+    files.forEach((file, fileIndex) => {
+      const stats = recorded[index]?.[fileIndex];
+      const location = partition.files[fileIndex];
+      if (stats !== undefined && location !== undefined && describesSchema(stats, schema)) {
+        fromStats.set(location, footerFromStats(schema, file.rows, stats));
+      }
+    });
+  });
+  const files = partitions.flatMap((partition) => partition.files);
+  const unrecorded = files.filter((file) => !fromStats.has(file));
+  const read = unrecorded.length > 0 ? await readFooters(connection, unrecorded) : new Map();
+  const footers = new Map<string, FileFooter>();
+  for (const file of files) {
+    const footer = fromStats.get(file) ?? read.get(file);
+    if (footer !== undefined) footers.set(file, footer);
+  }
+  return footers;
+}
+
+/** A manifest's schema is its first file's: statistics of a file with other columns are not used. */
+function describesSchema(stats: FileStats, schema: readonly ColumnSchema[]): boolean {
+  return (
+    Object.keys(stats.nullCounts).length === schema.length &&
+    schema.every((column) => Object.hasOwn(stats.nullCounts, column.name))
+  );
+}
+
+function footerFromStats(schema: ColumnSchema[], rows: number, stats: FileStats): FileFooter {
+  return {
+    schema,
+    rows,
+    nullCounts: new Map(Object.entries(stats.nullCounts)),
+    minimums: new Map(Object.entries(stats.minimums)),
+    values: new Map(Object.entries(stats.values)),
+  };
 }
 
 /** Schemas and statistics of every file in two footer-only queries; an unreadable footer fails by file name. */

@@ -9,7 +9,7 @@ import type { ColumnSchema } from '../manifest.ts';
 import type { Partition } from '../partitions.ts';
 import { blameFile, readEveryColumn } from './blame.ts';
 import type { FittedFeatures } from './fitted.ts';
-import { type FileFooter, filesNeedingScan, readFooters } from './footers.ts';
+import { type FileFooter, filesNeedingScan, partitionFooters } from './footers.ts';
 import { type ReadSource, type RowRange, readSql, sourceRows } from './source.ts';
 import { type ColumnUses, columnRequirements, validRowExpression, violationExpression } from './sql.ts';
 
@@ -58,6 +58,9 @@ export interface ValidateOptions {
  * prove most files clean (no null where one is not allowed, nothing at or below -1 for log1p;
  * integer columns cannot hold NaN). Only files that footers cannot clear are scanned, to count
  * and sink their bad rows. Measured on 1M flights: 40 ms instead of 250 ms for a full scan.
+ * The manifests' file statistics stand in for the footers, and their distinct values for the
+ * slice columns' scan, where they still describe the files: 59 days of flights (966k rows)
+ * then validate in 4 ms instead of 40 (21 for their footers, 13 for the scan of `origin`).
  * Then `maxErrorRate` is enforced, before any batch is handed out.
  */
 export async function validateFeatureSource(
@@ -85,7 +88,7 @@ export async function validateFeatureSource(
   if (files.length === 0)
     return { source, files, report, idIsInteger: true, sliceValues: new Map(), floatColumns };
 
-  const footers = await readFooters(connection, files);
+  const footers = await partitionFooters(connection, options.partitions);
   const requirements = columnRequirements(uses, withLabels);
   for (const file of files) checkSchema(file, footerOf(footers, file).schema, requirements);
   for (const footer of footers.values()) {
@@ -129,8 +132,11 @@ export async function validateFeatureSource(
     footerOf(footers, files[0] as string).schema.find((column) => column.name === fitted.id)?.type ?? '';
   const sliceValues = new Map<string, string[]>();
   if (options.withSlices ?? true) {
-    for (const slice of fitted.slices)
-      sliceValues.set(slice, await distinctValues(connection, source, slice));
+    for (const slice of fitted.slices) {
+      const values =
+        recordedValues(source, footers, slice) ?? (await distinctValues(connection, source, slice));
+      sliceValues.set(slice, values);
+    }
   }
   return { source, files, report, idIsInteger: typeFamily(idType) === 'integer', sliceValues, floatColumns };
 }
@@ -159,6 +165,45 @@ async function countBadRows(
   }
   for (const [file, count] of rows) counts.set(String(file), Number(count));
   return counts;
+}
+
+/**
+ * A column's distinct values over the source from the files' recorded ones: their union, in
+ * DuckDB's order, the list `distinctValues` gives. Undefined when a file has none recorded or a
+ * row range (its values may lie outside the range).
+ */
+function recordedValues(
+  source: ReadSource,
+  footers: Map<string, FileFooter>,
+  column: string,
+): string[] | undefined {
+  const union = new Set<string>();
+  for (const file of source.files) {
+    const values = footers.get(file)?.values?.get(column);
+    if (values === undefined || source.ranges?.has(file)) return undefined;
+    for (const value of values) union.add(value);
+  }
+  return [...union].sort(compareUtf8);
+}
+
+/**
+ * DuckDB orders VARCHAR by UTF-8 bytes, that is by code point; JS's default sort compares UTF-16
+ * units, which puts a character past U+FFFF (a surrogate pair) before U+E000 to U+FFFF.
+ */
+function compareUtf8(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let index = 0; index < length; index++) {
+    const x = a.charCodeAt(index);
+    const y = b.charCodeAt(index);
+    if (x === y) continue;
+    return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** Orders UTF-16 units as their code points order: surrogates (U+D800-DFFF) after U+E000-FFFF. */
+function codePointRank(unit: number): number {
+  return unit >= 0xd800 && unit <= 0xdfff ? unit + 0x2000 : unit >= 0xe000 ? unit - 0x800 : unit;
 }
 
 async function distinctValues(
