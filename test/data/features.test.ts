@@ -17,6 +17,8 @@ import {
   saveFittedFeatures,
   serializeFittedFeatures,
 } from '../../src/data/index.ts';
+import { BatchBuilder } from '../../src/data/features/batches.ts';
+import { vectorLayout } from '../../src/data/features/vector.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { parquetOf, query, tempDir, writeTestPartition } from './helpers.ts';
 
@@ -420,3 +422,33 @@ function expectSameBatch(actual: FeatureBatch, expected: FeatureBatch): void {
   expect(actual.slices.map((slice) => slice.values)).toEqual(expected.slices.map((slice) => slice.values));
   expect(sameBytes(actual.slices[0]?.codes, expected.slices[0]?.codes)).toBe(true);
 }
+
+describe('batch arrays', () => {
+  it("maps a batch's pages ahead of its writer and never touches a written row", async () => {
+    // 3 floats a row, an id, a label and a slice code: 300,000 rows are 6 MB of pages to fault.
+    const plan = {
+      sql: '',
+      featureCount: 3,
+      layout: vectorLayout([], () => ''),
+      withLabels: true,
+      idIsInteger: true,
+      sliceValues: new Map([['origin', ['A']]]),
+    };
+    const rows = 300_000;
+    const builder = new BatchBuilder(plan, rows);
+    const written = 123_457;
+    builder.features.fill(7, 0, written * 3);
+    (builder.ids as BigInt64Array).fill(5n, 0, written);
+    builder.labels?.fill(1, 0, written);
+    builder.sliceCodes[0]?.fill(9, 0, written);
+    builder.rowCount = written;
+    await builder.prefault();
+    const count = (array: ArrayLike<unknown>, value: unknown) =>
+      Array.prototype.filter.call(array, (item) => item === value).length;
+    expect(count(builder.features, 7)).toBe(written * 3);
+    expect(count(builder.ids as BigInt64Array, 5n)).toBe(written);
+    expect(count(builder.labels ?? [], 1)).toBe(written);
+    expect(count(builder.sliceCodes[0] ?? [], 9)).toBe(written);
+    expect(count(builder.features, 0)).toBe((rows - written) * 3);
+  });
+});

@@ -28,8 +28,8 @@ export interface Plan {
   sliceValues: Map<string, string[]>;
 }
 
-/** Fills typed arrays from DuckDB chunks, 2,048 rows at a time. */
-class BatchBuilder {
+/** Fills typed arrays from DuckDB chunks, 2,048 rows at a time (exported for its tests). */
+export class BatchBuilder {
   rowCount = 0;
   readonly ids: BigInt64Array | string[];
   readonly features: Float32Array;
@@ -38,7 +38,6 @@ class BatchBuilder {
 
   constructor(
     readonly plan: Plan,
-    readonly columns: TypedColumns,
     readonly capacity: number,
   ) {
     this.ids = plan.idIsInteger ? new BigInt64Array(capacity) : new Array<string>(capacity);
@@ -47,12 +46,48 @@ class BatchBuilder {
     this.sliceCodes = [...plan.sliceValues.keys()].map(() => new Int32Array(capacity));
   }
 
+  /** New arrays, mapped in the background (see `prefault`). */
+  static prefaulted(plan: Plan, capacity: number): BatchBuilder {
+    const builder = new BatchBuilder(plan, capacity);
+    void builder.prefault();
+    return builder;
+  }
+
+  /** Set when the batch is handed out: the pages ahead of the writer are no longer touched. */
+  private settled = false;
+
+  /**
+   * Writes a zero into every 4 KiB page of the arrays that rows have not reached yet, so that
+   * the kernel maps them on this thread's idle time: a first write to fresh memory faults once
+   * per page, 20 to 38 ms for the 50 MB of a 966k-row batch in this VM. Runs in the background
+   * a few hundred pages at a time, letting the event loop run between them, while DuckDB starts
+   * the query and whenever the reader waits for a chunk. It goes from the arrays' ends back
+   * towards the writer and stops where it meets it: a written row is never touched.
+   */
+  async prefault(): Promise<void> {
+    const arrays: [Float32Array | Int32Array | BigInt64Array, number][] = [
+      [this.features, this.plan.featureCount],
+      ...this.sliceCodes.map((codes) => [codes, 1] as [Int32Array, number]),
+    ];
+    if (this.labels) arrays.push([this.labels, 1]);
+    if (this.ids instanceof BigInt64Array) arrays.push([this.ids, 1]);
+    for (const [array, perRow] of arrays) {
+      const stride = PAGE_BYTES / array.BYTES_PER_ELEMENT;
+      const zero = array instanceof BigInt64Array ? 0n : 0;
+      for (let end = array.length; end > 0; end -= stride * PREFAULT_PAGES) {
+        const start = Math.max(0, end - stride * PREFAULT_PAGES, this.rowCount * perRow);
+        if (this.settled || start >= end) break;
+        for (let element = end - 1; element >= start; element -= stride) array[element] = zero;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
   /** Copies rows [from, from + count) of the chunk; returns how many fitted. */
-  append(chunk: DuckDBDataChunk, from: number, count: number): number {
+  append(columns: TypedColumns, chunk: DuckDBDataChunk, from: number, count: number): number {
     const take = Math.min(count, this.capacity - this.rowCount);
     const at = this.rowCount;
     const { layout } = this.plan;
-    const columns = this.columns;
     const values = layout.sqlColumns.map((_, index) =>
       columns.floats(chunk, FIRST_VALUE + index).subarray(from, from + take),
     );
@@ -80,12 +115,18 @@ class BatchBuilder {
     return this;
   }
 
+  /** Ends `prefault`: the batch is handed out, or abandoned. */
+  settle(): void {
+    this.settled = true;
+  }
+
   get full(): boolean {
     return this.rowCount === this.capacity;
   }
 
   /** The batch, trimmed to the rows actually written. */
   build(): FeatureBatch {
+    this.settle();
     const n = this.rowCount;
     const trimmed = n === this.capacity;
     const values = [...this.plan.sliceValues.entries()];
@@ -104,17 +145,30 @@ class BatchBuilder {
   }
 }
 
+const PAGE_BYTES = 4096;
+/** Pages mapped between two turns of the event loop: 2 MiB, about a millisecond here. */
+const PREFAULT_PAGES = 512;
+
+/**
+ * The batches of a query's result, `batchRows` rows each (the last one shorter). `starting` is
+ * the query being started: the first batch's arrays are allocated and mapped meanwhile.
+ */
 export async function* readBatches(
   session: DuckSession,
   files: readonly string[],
-  result: DuckDBResult,
+  starting: Promise<DuckDBResult>,
   plan: Plan,
   batchRows: number,
   validRows: number,
   reuseBuffers: boolean,
 ): AsyncGenerator<FeatureBatch> {
   let remaining = validRows;
-  let builder: BatchBuilder | undefined;
+  // The first batch's arrays are made now and mapped while DuckDB starts the query.
+  let builder: BatchBuilder | undefined = BatchBuilder.prefaulted(plan, Math.min(batchRows, remaining));
+  const result = await starting.catch((error: unknown) => {
+    builder?.settle();
+    throw error;
+  });
   let spare: BatchBuilder | undefined;
   const columns = new TypedColumns(result, [
     plan.idIsInteger ? 'bigint' : null,
@@ -132,9 +186,9 @@ export async function* readBatches(
         // Sized from the validation pass's count: no buffer ever grows or is over-allocated.
         if (builder === undefined) {
           const capacity = Math.min(batchRows, remaining);
-          builder = spare?.capacity === capacity ? spare.reset() : new BatchBuilder(plan, columns, capacity);
+          builder = spare?.capacity === capacity ? spare.reset() : BatchBuilder.prefaulted(plan, capacity);
         }
-        const taken = builder.append(chunk, offset, chunk.rowCount - offset);
+        const taken = builder.append(columns, chunk, offset, chunk.rowCount - offset);
         offset += taken;
         remaining -= taken;
         if (builder.full) {
@@ -146,6 +200,7 @@ export async function* readBatches(
       }
     }
   } finally {
+    builder?.settle();
     // Leaving early (the consumer stopped, or an error): let the fetch in flight finish first.
     await chunks.return(undefined);
   }

@@ -102,7 +102,7 @@ export async function openFeatureStream(options: FeatureReadOptions): Promise<Fe
     async function* batches(): AsyncGenerator<FeatureBatch> {
       try {
         if (validRows === 0) return;
-        const result = await session.connection
+        const starting = session.connection
           .stream(plan.sql)
           .catch((error: unknown) =>
             blameFile(validated.files, (file) => session.connection.run(readEveryColumn(file)), error),
@@ -110,7 +110,7 @@ export async function openFeatureStream(options: FeatureReadOptions): Promise<Fe
         yield* readBatches(
           session,
           validated.files,
-          result,
+          starting,
           plan,
           batchRows,
           validRows,
