@@ -3,6 +3,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { flightsDelayFeatures } from '../../pipelines/flights-delay/features.ts';
 import { prefetchedChunks, TypedColumns, withDuckSession } from '../../src/data/duckdb.ts';
+import { BatchBuilder } from '../../src/data/features/batches.ts';
+import { segmentSource } from '../../src/data/features/source.ts';
+import { vectorLayout } from '../../src/data/features/vector.ts';
 import {
   defineFeatures,
   type FeatureBatch,
@@ -17,8 +20,6 @@ import {
   saveFittedFeatures,
   serializeFittedFeatures,
 } from '../../src/data/index.ts';
-import { BatchBuilder } from '../../src/data/features/batches.ts';
-import { vectorLayout } from '../../src/data/features/vector.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { parquetOf, query, tempDir, writeTestPartition } from './helpers.ts';
 
@@ -99,6 +100,10 @@ describe('flights-delay features', () => {
     const reloaded = await loadFittedFeatures(file);
     const second = await readFeatures({ partitions, fitted: reloaded });
     expectSameBatch(second.batch, first.batch);
+    // In segments of 5,000 rows, which cut the days' files between row groups: the same rows.
+    const segmented = await readFeatures({ partitions, fitted, segmentRows: 5_000 });
+    expect(first.batch.rowCount).toBeGreaterThan(3 * 5_000);
+    expectSameBatch(segmented.batch, first.batch);
     expect(reloaded).toEqual(fitted);
   });
 
@@ -145,6 +150,9 @@ describe('flights-delay features', () => {
     for await (const batch of stream) batches.push(batch);
     expect(stream.report.rows).toBe(8192 + 100);
     const ids = batches.flatMap((batch) => [...(batch.ids as BigInt64Array)]);
+    // Segments cut inside the ranges read the same rows.
+    const segmented = await readFeatures({ partitions, fitted, rowRanges: ranges, segmentRows: 2500 });
+    expect([...(segmented.batch.ids as BigInt64Array)]).toEqual(ids);
     const wholeIds = whole.ids as BigInt64Array;
     expect(ids).toEqual([
       ...wholeIds.subarray(8192, 16_384),
@@ -427,7 +435,8 @@ describe('batch arrays', () => {
   it("maps a batch's pages ahead of its writer and never touches a written row", async () => {
     // 3 floats a row, an id, a label and a slice code: 300,000 rows are 6 MB of pages to fault.
     const plan = {
-      sql: '',
+      segments: [],
+      materialize: false,
       featureCount: 3,
       layout: vectorLayout([], () => ''),
       withLabels: true,
@@ -450,5 +459,44 @@ describe('batch arrays', () => {
     expect(count(builder.labels ?? [], 1)).toBe(written);
     expect(count(builder.sliceCodes[0] ?? [], 9)).toBe(written);
     expect(count(builder.features, 0)).toBe((rows - written) * 3);
+  });
+});
+
+describe('segments of a read', () => {
+  const rows = new Map([
+    ['a', 100],
+    ['b', 100],
+    ['c', 250],
+    ['d', 30],
+    ['e', 0],
+  ]);
+
+  it('groups small files and cuts a big one into row ranges, keeping every row once and in order', () => {
+    const segments = segmentSource({ files: ['a', 'b', 'c', 'd', 'e'] }, rows, 120);
+    expect(segments.map((segment) => segment.files)).toEqual([['a'], ['b'], ['c'], ['c'], ['c', 'd', 'e']]);
+    expect(segments.map((segment) => segment.ranges && Object.fromEntries(segment.ranges))).toEqual([
+      undefined,
+      undefined,
+      { c: { from: 0, to: 120 } },
+      { c: { from: 120, to: 240 } },
+      { c: { from: 240, to: 250 } },
+    ]);
+    const grouped = segmentSource({ files: ['a', 'b', 'c', 'd', 'e'] }, rows, 1000);
+    expect(grouped).toEqual([{ files: ['a', 'b', 'c', 'd', 'e'], ranges: undefined }]);
+  });
+
+  it("cuts inside a file's own range and keeps the other files' ranges", () => {
+    const ranges = new Map([
+      ['c', { from: 50, to: 200 }],
+      ['d', { from: 10, to: 20 }],
+    ]);
+    const segments = segmentSource({ files: ['c', 'd'], ranges }, rows, 100);
+    expect(segments.map((segment) => [segment.files, Object.fromEntries(segment.ranges ?? [])])).toEqual([
+      [['c'], { c: { from: 50, to: 150 } }],
+      [['c', 'd'], { c: { from: 150, to: 200 }, d: { from: 10, to: 20 } }],
+    ]);
+    expect(() => segmentSource({ files: ['a'] }, rows, 0)).toThrow(
+      'segment rows: expected a positive integer, got 0',
+    );
   });
 });

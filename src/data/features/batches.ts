@@ -19,7 +19,10 @@ export function resultColumns(id: string, values: readonly string[], sources: re
  * the label and slice codes when present), then the layout's source columns.
  */
 export interface Plan {
-  sql: string;
+  /** The query over each segment of the read, in order, and the files it reads. */
+  segments: Segment[];
+  /** Segments are materialized one ahead; otherwise the one segment is a streaming query. */
+  materialize: boolean;
   featureCount: number;
   /** The SQL vector and how JS fills the slots from it and from the sources. */
   layout: VectorLayout;
@@ -149,14 +152,16 @@ const PAGE_BYTES = 4096;
 /** Pages mapped between two turns of the event loop: 2 MiB, about a millisecond here. */
 const PREFAULT_PAGES = 512;
 
-/**
- * The batches of a query's result, `batchRows` rows each (the last one shorter). `starting` is
- * the query being started: the first batch's arrays are allocated and mapped meanwhile.
- */
+/** A read's query (and the files it reads, to name a bad one). */
+interface Segment {
+  sql: string;
+  files: readonly string[];
+}
+
+/** The batches of the plan's rows, `batchRows` rows each (the last one shorter). */
 export async function* readBatches(
   session: DuckSession,
   files: readonly string[],
-  starting: Promise<DuckDBResult>,
   plan: Plan,
   batchRows: number,
   validRows: number,
@@ -165,21 +170,20 @@ export async function* readBatches(
   let remaining = validRows;
   // The first batch's arrays are made now and mapped while DuckDB starts the query.
   let builder: BatchBuilder | undefined = BatchBuilder.prefaulted(plan, Math.min(batchRows, remaining));
-  const result = await starting.catch((error: unknown) => {
-    builder?.settle();
-    throw error;
-  });
   let spare: BatchBuilder | undefined;
-  const columns = new TypedColumns(result, [
-    plan.idIsInteger ? 'bigint' : null,
+  const kinds = [
+    plan.idIsInteger ? ('bigint' as const) : null,
     ...plan.layout.sqlColumns.map(() => 'float' as const),
     ...plan.layout.sources.map(() => 'double' as const),
-  ]);
-  const chunks = prefetchedChunks(result);
+  ];
+  // Every result has the same columns: their types are checked once per result.
+  let typed: { result: DuckDBResult; columns: TypedColumns } | undefined;
+  const chunks = plan.materialize
+    ? segmentChunks(session, plan.segments)
+    : streamedChunks(session, plan.segments[0] as Segment);
   try {
-    for (;;) {
-      const chunk = await nextChunkOrBlame(chunks, session, files);
-      if (chunk === undefined) break;
+    for await (const [chunk, result] of chunks) {
+      if (typed?.result !== result) typed = { result, columns: new TypedColumns(result, kinds) };
       let offset = 0;
       while (offset < chunk.rowCount) {
         if (remaining === 0) throw sourceChanged(validRows);
@@ -188,7 +192,7 @@ export async function* readBatches(
           const capacity = Math.min(batchRows, remaining);
           builder = spare?.capacity === capacity ? spare.reset() : BatchBuilder.prefaulted(plan, capacity);
         }
-        const taken = builder.append(columns, chunk, offset, chunk.rowCount - offset);
+        const taken = builder.append(typed.columns, chunk, offset, chunk.rowCount - offset);
         offset += taken;
         remaining -= taken;
         if (builder.full) {
@@ -201,14 +205,66 @@ export async function* readBatches(
     }
   } finally {
     builder?.settle();
-    // Leaving early (the consumer stopped, or an error): let the fetch in flight finish first.
-    await chunks.return(undefined);
   }
   if (remaining !== 0) {
-    // A query that fails once DuckDB's threads have run ahead of the reader (a corrupt page far
-    // into a big file) ends the stream early without an error: find the file before blaming a change.
+    // A streaming query that fails once DuckDB's threads have run ahead of the reader (a corrupt
+    // page far into a big file) ends early without an error: find the file before blaming a change.
     const unreadable = await unreadableFile(files, (file) => session.connection.run(readEveryColumn(file)));
     throw unreadable ?? sourceChanged(validRows);
+  }
+}
+
+/** Each chunk of a read, with the result it came from. */
+type Chunks = AsyncGenerator<[DuckDBDataChunk, DuckDBResult]>;
+
+/**
+ * The chunks of each segment's materialized result, in order, the next segment running in
+ * DuckDB while the caller reads this one's chunks (taken synchronously). A failed segment names
+ * its bad file (its files are read one by one). Leaving early waits for the query in flight, so
+ * the connection is never closed under it.
+ */
+async function* segmentChunks(session: DuckSession, segments: readonly Segment[]): Chunks {
+  const run = (segment: Segment) => {
+    const running = session.connection
+      .run(segment.sql)
+      .catch((error: unknown) =>
+        blameFile(segment.files, (file) => session.connection.run(readEveryColumn(file)), error),
+      );
+    // Failing while the caller is busy with the previous segment is not an unhandled rejection:
+    // the error is thrown when this segment is awaited.
+    running.catch(() => undefined);
+    return running;
+  };
+  let next = 0;
+  let running = segments[next] === undefined ? undefined : run(segments[next++] as Segment);
+  try {
+    while (running !== undefined) {
+      const result = await running;
+      const segment = segments[next++];
+      running = segment === undefined ? undefined : run(segment);
+      const chunkCount = result.chunkCount;
+      for (let index = 0; index < chunkCount; index++) yield [result.getChunk(index), result];
+    }
+  } finally {
+    await running?.catch(() => undefined);
+  }
+}
+
+/** The chunks of one streaming query, one fetch ahead; a failed read names its bad file. */
+async function* streamedChunks(session: DuckSession, segment: Segment): Chunks {
+  const blame = (error: unknown) =>
+    blameFile(segment.files, (file) => session.connection.run(readEveryColumn(file)), error);
+  const result = await session.connection.stream(segment.sql).catch(blame);
+  const chunks = prefetchedChunks(result);
+  try {
+    for (;;) {
+      const next = await chunks.next().catch(blame);
+      if (next.done) return;
+      yield [next.value, result];
+    }
+  } finally {
+    // Leaving early (the consumer stopped, or an error): let the fetch in flight finish first.
+    await chunks.return(undefined);
   }
 }
 
@@ -217,18 +273,4 @@ function sourceChanged(expected: number): DataError {
     `extracting features: expected ${expected} valid rows as counted by validation, found a different number (files changed while being read?)`,
     { retriable: true },
   );
-}
-
-/** A failed read names its file: the stream's error does not, so the files are tried one by one. */
-async function nextChunkOrBlame(
-  chunks: AsyncGenerator<DuckDBDataChunk>,
-  session: DuckSession,
-  files: readonly string[],
-): Promise<DuckDBDataChunk | undefined> {
-  try {
-    const next = await chunks.next();
-    return next.done ? undefined : next.value;
-  } catch (error) {
-    return blameFile(files, (file) => session.connection.run(readEveryColumn(file)), error);
-  }
 }

@@ -60,6 +60,52 @@ export function readSql(source: ReadSource, columns: ReadColumns = {}): string {
   return `(${branches.join('\n UNION ALL BY NAME ')})`;
 }
 
+/**
+ * Cuts a read into consecutive parts of about `targetRows` rows each, in the source's order:
+ * small files are grouped, a file with more rows is cut into row ranges (inside its own range,
+ * if it has one). `fileRows` gives each file's row count.
+ */
+export function segmentSource(
+  source: ReadSource,
+  fileRows: ReadonlyMap<string, number>,
+  targetRows: number,
+): ReadSource[] {
+  if (!(Number.isInteger(targetRows) && targetRows > 0)) {
+    throw new RangeError(`segment rows: expected a positive integer, got ${targetRows}`);
+  }
+  const segments: { files: string[]; ranges: Map<string, RowRange> }[] = [];
+  let current = { files: [] as string[], ranges: new Map<string, RowRange>() };
+  let currentRows = 0;
+  const close = () => {
+    if (current.files.length > 0) segments.push(current);
+    current = { files: [], ranges: new Map() };
+    currentRows = 0;
+  };
+  for (const file of source.files) {
+    const rows = fileRows.get(file) ?? 0;
+    const range = source.ranges?.get(file);
+    const from = Math.max(0, range?.from ?? 0);
+    const to = Math.min(rows, range?.to ?? rows);
+    if (to - from > targetRows - currentRows) close();
+    if (to - from <= targetRows) {
+      current.files.push(file);
+      if (range !== undefined) current.ranges.set(file, range);
+      currentRows += Math.max(0, to - from);
+      continue;
+    }
+    // More rows than a segment holds: ranges of its own, the last one open to the next files.
+    for (let start = from; start < to; start += targetRows) {
+      const end = Math.min(to, start + targetRows);
+      current.files.push(file);
+      current.ranges.set(file, { from: start, to: end });
+      currentRows = end - start;
+      if (end < to) close();
+    }
+  }
+  close();
+  return segments.map(({ files, ranges }) => ({ files, ranges: ranges.size > 0 ? ranges : undefined }));
+}
+
 /** The rows a source covers, from each file's footer row count and its range. */
 export function sourceRows(source: ReadSource, file: string, fileRows: number): number {
   const range = source.ranges?.get(file);

@@ -38,6 +38,8 @@ export interface ValidatedSource {
   sliceValues: Map<string, string[]>;
   /** Columns stored as floats: the only ones that can hold NaN, so the only ones checked for it. */
   floatColumns: Set<string>;
+  /** Each file's row count (the whole file's, whatever its range). */
+  fileRows: Map<string, number>;
 }
 
 export interface ValidateOptions {
@@ -86,7 +88,15 @@ export async function validateFeatureSource(
   };
   const floatColumns = new Set<string>();
   if (files.length === 0)
-    return { source, files, report, idIsInteger: true, sliceValues: new Map(), floatColumns };
+    return {
+      source,
+      files,
+      report,
+      idIsInteger: true,
+      sliceValues: new Map(),
+      floatColumns,
+      fileRows: new Map(),
+    };
 
   const footers = await partitionFooters(connection, options.partitions);
   const requirements = columnRequirements(uses, withLabels);
@@ -138,7 +148,16 @@ export async function validateFeatureSource(
       sliceValues.set(slice, values);
     }
   }
-  return { source, files, report, idIsInteger: typeFamily(idType) === 'integer', sliceValues, floatColumns };
+  const fileRows = new Map(files.map((file) => [file, footerOf(footers, file).rows]));
+  return {
+    source,
+    files,
+    report,
+    idIsInteger: typeFamily(idType) === 'integer',
+    sliceValues,
+    floatColumns,
+    fileRows,
+  };
 }
 
 function footerOf(footers: Map<string, FileFooter>, file: string): FileFooter {
