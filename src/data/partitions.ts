@@ -155,8 +155,12 @@ export async function writePartition(
     const described = await Promise.all(
       names.map((name) => describeParquetFile(connection, path.join(tempDir, name))),
     );
-    const files = described.map((entry) => entry.file);
     const schema = described[0]?.schema ?? [];
+    // The manifest's schema is its first file's: a file with other columns or types keeps no
+    // statistics, and is validated from its footer.
+    const files = described.map(({ file, schema: own }) =>
+      sameSchema(own, schema) ? file : { ...file, stats: undefined },
+    );
     const current = await readManifest(finalDir).catch(() => undefined);
     // Stat before the checksums: a file changed after this stat fails them or has another mtime.
     const onDisk =
@@ -261,6 +265,13 @@ async function filesIntact(dir: string, manifest: PartitionManifest): Promise<bo
   return verifyManifestFiles(dir, manifest, 'sha256').then(
     () => true,
     () => false,
+  );
+}
+
+function sameSchema(a: readonly ColumnSchema[], b: readonly ColumnSchema[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((column, index) => column.name === b[index]?.name && column.type === b[index]?.type)
   );
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { flightsDelayFeatures } from '../../pipelines/flights-delay/features.ts';
 import { typeFamily } from '../../src/data/contract.ts';
-import { withDuckSession } from '../../src/data/duckdb.ts';
+import { sqlString, withDuckSession } from '../../src/data/duckdb.ts';
 import { readFooters } from '../../src/data/features/footers.ts';
 import { type ValidateOptions, validateFeatureSource } from '../../src/data/features/validate.ts';
 import { sha256File } from '../../src/data/hash.ts';
@@ -18,6 +18,7 @@ import {
   prepareFlights,
 } from '../../src/data/index.ts';
 import { type FileStats, readManifest, writeManifest } from '../../src/data/manifest.ts';
+import { writePartition } from '../../src/data/partitions.ts';
 import { DataError } from '../../src/errors.ts';
 import { parquetOf, query, tempDir, writeTestPartition } from './helpers.ts';
 
@@ -106,6 +107,44 @@ describe('file statistics in partition manifests', () => {
     });
     flights = await listPartitions(prepared.datasetDir);
     flightsFitted = await fitFeatures(flightsDelayFeatures, flights.slice(0, 1));
+  });
+
+  it('matches statistics to files by name when a partition lists some of its files, and records none for a file of other types', async () => {
+    const dataset = path.join(root, 'three-files');
+    await withDuckSession((connection) =>
+      writePartition(connection, {
+        datasetDir: dataset,
+        dataset: 'three-files',
+        date: '2001-01-01',
+        inputs: { test: 'three files' },
+        writeFiles: async (dir) => {
+          const write = (sql: string, name: string) =>
+            connection.run(`COPY (${sql}) TO ${sqlString(path.join(dir, name))} (FORMAT parquet)`);
+          await write(goodRows(), 'part-0.parquet');
+          await write(rowsWithBad, 'part-1.parquet');
+          // The manifest's schema is part-0's: here count is a DOUBLE.
+          await write(
+            `SELECT * REPLACE (CAST(count AS DOUBLE) AS count) FROM (${goodRows(2 * ROWS)})`,
+            'part-2.parquet',
+          );
+        },
+      }),
+    );
+    const [partition] = await listPartitions(dataset);
+    if (partition === undefined) throw new Error('expected the partition');
+    expect(partition.manifest.files.map((file) => file.stats !== undefined)).toEqual([true, true, false]);
+    // A scoring shard lists one file of a day: it gets that file's statistics, not the first one's.
+    for (const file of partition.files.slice(1)) {
+      const shard = { ...partition, files: [file] };
+      const fromStats = await validate({ partitions: [shard], fitted });
+      expect(fromStats).toEqual(await validate({ partitions: withoutStats([shard]), fitted }));
+      expect(fromStats.report.rows).toBe(ROWS);
+    }
+    const badOnly = await validate({
+      partitions: [{ ...partition, files: [partition.files[1] as string] }],
+      fitted,
+    });
+    expect(badOnly.report.errorRows).toBe(4);
   });
 
   it('records what DuckDB reads of each file: footer null counts and minimums, distinct values', async () => {

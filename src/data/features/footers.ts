@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { typeFamily } from '../contract.ts';
 import { sqlString } from '../duckdb.ts';
@@ -35,10 +36,12 @@ export async function partitionFooters(
   const fromStats = new Map<string, FileFooter>();
   partitions.forEach((partition, index) => {
     const { schema, files } = partition.manifest;
+    // A partition may list some of its manifest's files (a scoring shard): match them by path.
+    const listed = new Set(partition.files);
     files.forEach((file, fileIndex) => {
       const stats = recorded[index]?.[fileIndex];
-      const location = partition.files[fileIndex];
-      if (stats !== undefined && location !== undefined && describesSchema(stats, schema)) {
+      const location = path.join(partition.dir, file.name);
+      if (stats !== undefined && listed.has(location) && describesSchema(stats, schema)) {
         fromStats.set(location, footerFromStats(schema, file.rows, stats));
       }
     });
