@@ -118,6 +118,17 @@ describe('flights-delay features', () => {
     expect(sameBytes(withRefit.batch.features, scored.batch.features)).toBe(false);
   });
 
+  it('stops a segmented stream closed mid-read, letting the query in flight finish first', async () => {
+    const stream = await openFeatureStream({ partitions, fitted, batchRows: 1000, segmentRows: 4000 });
+    const reading = stream[Symbol.asyncIterator]();
+    expect((await reading.next()).value?.rowCount).toBe(1000);
+    // The next segment's query is running: closing now must not close the connection under it.
+    stream.close();
+    expect(await reading.next()).toEqual({ done: true, value: undefined });
+    const after = await readFeatures({ partitions, fitted });
+    expect(after.batch.rowCount).toBe(stream.validRows);
+  });
+
   it('streams bounded batches that add up to the one-array read', async () => {
     const { batch: whole } = await readFeatures({ partitions, fitted });
     const stream = await openFeatureStream({ partitions, fitted, batchRows: 5_000 });

@@ -73,7 +73,10 @@ export interface FeatureStream extends AsyncIterable<FeatureBatch> {
   /** Rows the batches will hold in total (`report.rows - report.errorRows`). */
   validRows: number;
   slots: FeatureSlot[];
-  /** Releases DuckDB; called by the iterator when it finishes or is left early. */
+  /**
+   * Releases DuckDB; called by the iterator when it finishes or is left early. Called during a
+   * read, it ends the read at its next batch and releases DuckDB once the query in flight is done.
+   */
   close(): void;
 }
 
@@ -87,9 +90,22 @@ export interface FeatureStream extends AsyncIterable<FeatureBatch> {
 export async function openFeatureStream(options: FeatureReadOptions): Promise<FeatureStream> {
   const session = await openDuckSession();
   let closed = false;
-  const close = () => {
+  const release = () => {
     if (!closed) session.close();
     closed = true;
+  };
+  // Closing mid-read must not close the connection under a query in flight (a segment runs
+  // while the consumer holds a batch): the read is stopped, and releases the session itself.
+  let reading: AsyncGenerator<FeatureBatch> | undefined;
+  const close = () => {
+    const stopping = reading;
+    reading = undefined;
+    if (stopping === undefined) release();
+    else
+      void stopping
+        .return(undefined)
+        .catch(() => undefined)
+        .finally(release);
   };
   try {
     const withLabels = options.withLabels ?? options.fitted.label !== undefined;
@@ -118,7 +134,8 @@ export async function openFeatureStream(options: FeatureReadOptions): Promise<Fe
           options.reuseBuffers ?? false,
         );
       } finally {
-        close();
+        reading = undefined;
+        release();
       }
     }
     return {
@@ -126,10 +143,13 @@ export async function openFeatureStream(options: FeatureReadOptions): Promise<Fe
       validRows,
       slots: options.fitted.slots,
       close,
-      [Symbol.asyncIterator]: batches,
+      [Symbol.asyncIterator]: () => {
+        reading = batches();
+        return reading;
+      },
     };
   } catch (error) {
-    close();
+    release();
     throw error;
   }
 }
