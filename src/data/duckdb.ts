@@ -111,8 +111,14 @@ export function sqlStringList(values: readonly string[]): string {
 /** The column kinds read as typed arrays. */
 export type TypedColumnKind = 'float' | 'double' | 'bigint';
 
+const TYPE_IDS: Record<TypedColumnKind, DuckDBTypeId> = {
+  float: DuckDBTypeId.FLOAT,
+  double: DuckDBTypeId.DOUBLE,
+  bigint: DuckDBTypeId.BIGINT,
+};
+
 /**
- * Typed-array views of a streamed result's columns, through DuckDB's C API
+ * Typed-array views of a result's columns (streamed or materialized), through DuckDB's C API
  * (`duckdb_vector_get_data`): copying from them is what makes
  * extraction run at millions of rows per second (reading values one by one through `getItem` is
  * 20x slower). The column types are checked once, when the reader is made, so a type change
@@ -121,12 +127,6 @@ export type TypedColumnKind = 'float' | 'double' | 'bigint';
  * Only for columns without nulls: validity is not read. A view is valid only while its chunk is
  * alive: callers copy before letting the chunk go.
  */
-const TYPE_IDS: Record<TypedColumnKind, DuckDBTypeId> = {
-  float: DuckDBTypeId.FLOAT,
-  double: DuckDBTypeId.DOUBLE,
-  bigint: DuckDBTypeId.BIGINT,
-};
-
 export class TypedColumns {
   /** `kinds[i]` for result column i; null for a column read some other way. */
   constructor(result: DuckDBResult, kinds: readonly (TypedColumnKind | null)[]) {

@@ -24,7 +24,7 @@ export interface Plan {
   /** Segments are materialized one ahead; otherwise the one segment is a streaming query. */
   materialize: boolean;
   featureCount: number;
-  /** The SQL vector and how JS fills the slots from it and from the sources. */
+  /** The DuckDB-computed values and how JS fills the slots from them and from the sources. */
   layout: VectorLayout;
   withLabels: boolean;
   idIsInteger: boolean;
@@ -78,10 +78,11 @@ export class BatchBuilder {
       const stride = PAGE_BYTES / array.BYTES_PER_ELEMENT;
       const zero = array instanceof BigInt64Array ? 0n : 0;
       for (let end = array.length; end > 0; end -= stride * PREFAULT_PAGES) {
+        // Yield first: the caller goes on to start the query before any page is touched.
+        await new Promise((resolve) => setImmediate(resolve));
         const start = Math.max(0, end - stride * PREFAULT_PAGES, this.rowCount * perRow);
         if (this.settled || start >= end) break;
         for (let element = end - 1; element >= start; element -= stride) array[element] = zero;
-        await new Promise((resolve) => setImmediate(resolve));
       }
     }
   }
