@@ -1,7 +1,7 @@
 import type { DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
 import { DataError } from '../../errors.ts';
 import { type DuckSession, prefetchedChunks, TypedColumns } from '../duckdb.ts';
-import { blameFile, readEveryColumn, unreadableFile } from './blame.ts';
+import { blameFile, readingEveryColumn, unreadableFile } from './blame.ts';
 import type { FeatureBatch } from './extract.ts';
 import { expandRows, type VectorLayout } from './vector.ts';
 
@@ -210,7 +210,7 @@ export async function* readBatches(
   if (remaining !== 0) {
     // A streaming query that fails once DuckDB's threads have run ahead of the reader (a corrupt
     // page far into a big file) ends early without an error: find the file before blaming a change.
-    const unreadable = await unreadableFile(files, (file) => session.connection.run(readEveryColumn(file)));
+    const unreadable = await unreadableFile(files, readingEveryColumn(session.connection));
     throw unreadable ?? sourceChanged(validRows);
   }
 }
@@ -228,9 +228,7 @@ async function* segmentChunks(session: DuckSession, segments: readonly Segment[]
   const run = (segment: Segment) => {
     const running = session.connection
       .run(segment.sql)
-      .catch((error: unknown) =>
-        blameFile(segment.files, (file) => session.connection.run(readEveryColumn(file)), error),
-      );
+      .catch((error: unknown) => blameFile(segment.files, readingEveryColumn(session.connection), error));
     // Failing while the caller is busy with the previous segment is not an unhandled rejection:
     // the error is thrown when this segment is awaited.
     running.catch(() => undefined);
@@ -253,8 +251,7 @@ async function* segmentChunks(session: DuckSession, segments: readonly Segment[]
 
 /** The chunks of one streaming query, one fetch ahead; a failed read names its bad file. */
 async function* streamedChunks(session: DuckSession, segment: Segment): Chunks {
-  const blame = (error: unknown) =>
-    blameFile(segment.files, (file) => session.connection.run(readEveryColumn(file)), error);
+  const blame = (error: unknown) => blameFile(segment.files, readingEveryColumn(session.connection), error);
   const result = await session.connection.stream(segment.sql).catch(blame);
   const chunks = prefetchedChunks(result);
   try {

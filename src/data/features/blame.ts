@@ -1,3 +1,4 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { DataError } from '../../errors.ts';
 import { sqlString } from '../duckdb.ts';
 import { firstLine } from '../partitions.ts';
@@ -38,4 +39,9 @@ export async function unreadableFile(
  */
 export function readEveryColumn(file: string): string {
   return `SELECT bit_xor(hash(COLUMNS(*))) FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`;
+}
+
+/** The `readOne` of `blameFile` and `unreadableFile` that decodes a whole file (`readEveryColumn`). */
+export function readingEveryColumn(connection: DuckDBConnection): (file: string) => Promise<unknown> {
+  return (file) => connection.run(readEveryColumn(file));
 }

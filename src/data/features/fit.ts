@@ -3,7 +3,7 @@ import { DataError } from '../../errors.ts';
 import { checkSchema } from '../contract.ts';
 import { sqlIdentifier, sqlString, withDuckSession } from '../duckdb.ts';
 import { type Partition, parquetSchema } from '../partitions.ts';
-import { blameFile, readEveryColumn } from './blame.ts';
+import { blameFile, readingEveryColumn } from './blame.ts';
 import {
   FITTED_FEATURES_FORMAT,
   type FittedFeature,
@@ -54,7 +54,7 @@ export async function fitFeatures(
     try {
       await connection.run(`CREATE TEMP TABLE training AS SELECT * FROM ${valid}`);
     } catch (error) {
-      await blameFile(files, (file) => connection.run(readEveryColumn(file)), error);
+      await blameFile(files, readingEveryColumn(connection), error);
     }
     const rows = Number(
       (await connection.runAndReadAll('SELECT count(*)::BIGINT FROM training')).getRows()[0]?.[0],

@@ -7,7 +7,7 @@ import { sqlIdentifier, sqlString } from '../duckdb.ts';
 import { type ErrorSink, writeErrorFile } from '../errorSink.ts';
 import type { ColumnSchema } from '../manifest.ts';
 import type { Partition } from '../partitions.ts';
-import { blameFile, readEveryColumn } from './blame.ts';
+import { blameFile, readingEveryColumn } from './blame.ts';
 import type { FittedFeatures } from './fitted.ts';
 import { type FileFooter, filesNeedingScan, partitionFooters } from './footers.ts';
 import { type ReadSource, type RowRange, readSql, sourceRows } from './source.ts';
@@ -180,7 +180,7 @@ async function countBadRows(
   try {
     rows = (await connection.runAndReadAll(sql)).getRowsJS();
   } catch (error) {
-    return blameFile(source.files, (file) => connection.run(readEveryColumn(file)), error);
+    return blameFile(source.files, readingEveryColumn(connection), error);
   }
   for (const [file, count] of rows) counts.set(String(file), Number(count));
   return counts;
@@ -235,7 +235,7 @@ async function distinctValues(
   try {
     return (await connection.runAndReadAll(sql)).getRowsJS().map((row) => String(row[0]));
   } catch (error) {
-    return blameFile(source.files, (file) => connection.run(readEveryColumn(file)), error);
+    return blameFile(source.files, readingEveryColumn(connection), error);
   }
 }
 
