@@ -41,7 +41,7 @@ export async function partitionFooters(
     files.forEach((file, fileIndex) => {
       const stats = recorded[index]?.[fileIndex];
       const location = path.join(partition.dir, file.name);
-      if (stats !== undefined && listed.has(location) && describesSchema(stats, schema)) {
+      if (stats !== undefined && listed.has(location)) {
         fromStats.set(location, footerFromStats(schema, file.rows, stats));
       }
     });
@@ -55,14 +55,6 @@ export async function partitionFooters(
     if (footer !== undefined) footers.set(file, footer);
   }
   return footers;
-}
-
-/** A manifest's schema is its first file's: statistics of a file with other columns are not used. */
-function describesSchema(stats: FileStats, schema: readonly ColumnSchema[]): boolean {
-  return (
-    Object.keys(stats.nullCounts).length === schema.length &&
-    schema.every((column) => Object.hasOwn(stats.nullCounts, column.name))
-  );
 }
 
 function footerFromStats(schema: ColumnSchema[], rows: number, stats: FileStats): FileFooter {
