@@ -1,31 +1,72 @@
 import type { JsonObject, TaskContext } from '../dag/types.ts';
-import { addDays, prepareFlights } from '../data/index.ts';
-import { ConfigError } from '../errors.ts';
+import { addDays, FLIGHTS_DATASET, listPartitions, prepareFlights } from '../data/index.ts';
+import { DataError } from '../errors.ts';
 import type { NightlyPlan } from './nightly.ts';
 
 /**
- * Makes day D's partition available, and the days the night reads besides it (the training
- * window and the holdout). For the flights dataset, partitions come from the source file;
- * other datasets bring their own `ingest` (a Kafka source, say). Idempotent.
+ * Makes sure the days the night reads are there: day D (scored), the training window and the
+ * holdout. The shipped flights dataset is prepared from its source file. Any other dataset is
+ * brought in by `data import`, Kafka ingest or the user's own code (`writePartition`); the
+ * default ingest checks that its partitions are complete (a folder without its manifest is
+ * being written, or was left by a crash) and otherwise fails with a retriable error naming the
+ * missing days, since late data may still arrive. A DAG with its own source passes `ingest`.
  */
 export function ingestTask(plan: () => Promise<NightlyPlan>) {
   return async (context: TaskContext): Promise<JsonObject> => {
-    const { pipeline, options, windowDays } = await plan();
+    const { pipeline, options, windowDays, datasetDir } = await plan();
     if (options.ingest) return options.ingest(context);
-    if (pipeline.model.dataset !== 'flights') {
-      throw new ConfigError(
-        `pipeline ${pipeline.name}: dataset '${pipeline.model.dataset}' needs an ingest function in the DAG's nightlyTasks options`,
+    const dataset = pipeline.model.dataset;
+    const from = addDays(context.ds, -(windowDays + 1));
+    if (dataset === FLIGHTS_DATASET) {
+      const result = await prepareFlights({ dataDir: context.config.dataDir, from, to: context.ds });
+      const today = result.partitions.find((partition) => partition.date === context.ds);
+      return {
+        dataset,
+        date: context.ds,
+        rows: today?.rows ?? 0,
+        written: result.written,
+        unchanged: result.unchanged,
+      };
+    }
+    const dir = datasetDir(context.config);
+    const found = await listPartitions(dir, { from, to: context.ds });
+    const have = new Set(found.map((partition) => partition.date));
+    const missing: string[] = [];
+    for (let day = from; day <= context.ds; day = addDays(day, 1)) if (!have.has(day)) missing.push(day);
+    if (missing.length > 0) {
+      throw new DataError(
+        `dataset '${dataset}': the night of ${context.ds} reads ${from} to ${context.ds} under ${dir}; ` +
+          `missing or incomplete (no _manifest.json): ${describeDays(missing)}. ` +
+          `Bring them in with 'nightshift data import ${dataset} ...' or Kafka ingest; retried while data may still arrive`,
+        { retriable: true },
       );
     }
-    const from = addDays(context.ds, -(windowDays + 1));
-    const result = await prepareFlights({ dataDir: context.config.dataDir, from, to: context.ds });
-    const today = result.partitions.find((partition) => partition.date === context.ds);
+    const today = found.find((partition) => partition.date === context.ds);
     return {
-      dataset: 'flights',
+      dataset,
       date: context.ds,
-      rows: today?.rows ?? 0,
-      written: result.written,
-      unchanged: result.unchanged,
+      rows: today?.manifest.rowCount ?? 0,
+      days: found.length,
+      from,
+      to: context.ds,
     };
   };
+}
+
+/** Runs of consecutive days as ranges: `2001-01-03..2001-01-09, 2001-01-12`. */
+export function describeDays(days: readonly string[]): string {
+  const ranges: string[] = [];
+  let start = days[0];
+  let end = days[0];
+  for (const day of days.slice(1)) {
+    if (end !== undefined && day === addDays(end, 1)) {
+      end = day;
+      continue;
+    }
+    if (start !== undefined) ranges.push(start === end ? start : `${start}..${end}`);
+    start = day;
+    end = day;
+  }
+  if (start !== undefined) ranges.push(start === end ? start : `${start}..${end}`);
+  return ranges.join(', ');
 }

@@ -22,14 +22,20 @@ import { validateTask } from './validate.ts';
  * trains on the `windowDays` days before it.
  */
 export interface NightlyOptions {
-  /** Folder name under pipelines/. */
+  /** Folder name under `pipelinesDir`. */
   pipeline: string;
+  /** Folder of pipeline folders (default: `pipelines` under the working directory). */
+  pipelinesDir?: string;
   blessingRules: readonly RuleSpec[];
   /** The monitor's rule: how much worse than `previous` the champion may do on fresh labels. */
   rollback: Pick<RollbackInput, 'metric' | 'maxDrop'>;
   /** Training window in days (default: the pipeline's `windowDays`, else 28). */
   windowDays?: number;
-  /** Make day D's partition available; default for the flights dataset: prepare it from the source file. */
+  /**
+   * Make day D's partition available (and the days the night reads). Default: the flights
+   * dataset is prepared from its source file; any other dataset's partitions are checked, and
+   * missing days fail the task with a retriable error.
+   */
   ingest?: (context: TaskContext) => Promise<JsonObject>;
   /** Scoring worker threads (default: one per core). */
   scoringWorkers?: number;
@@ -50,10 +56,12 @@ const pipelines = new Map<string, Promise<PipelineDefinition>>();
 
 export function planNightly(options: NightlyOptions): () => Promise<NightlyPlan> {
   return async () => {
-    let pipeline = pipelines.get(options.pipeline);
+    const pipelinesDir = path.resolve(options.pipelinesDir ?? 'pipelines');
+    const key = path.join(pipelinesDir, options.pipeline);
+    let pipeline = pipelines.get(key);
     if (!pipeline) {
-      pipeline = loadPipeline(options.pipeline);
-      pipelines.set(options.pipeline, pipeline);
+      pipeline = loadPipeline(options.pipeline, pipelinesDir);
+      pipelines.set(key, pipeline);
     }
     const loaded = await pipeline;
     const windowDays = options.windowDays ?? loaded.model.training.windowDays ?? 28;
