@@ -51,6 +51,17 @@ function badRequest(field: string, message: string) {
 const isRead = (request: FastifyRequest) =>
   request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS';
 
+/**
+ * The `limit` query parameter: an integer from 1 to 1000 as the query string's text (query
+ * strings are text; the body's schema does not coerce types, so this one is parsed here).
+ */
+function parseLimit(value: string | undefined): number | string {
+  if (value === undefined) return 100;
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 1000)
+    return `'${value.slice(0, 20)}' is not an integer from 1 to 1000`;
+  return Number(value);
+}
+
 /** The HTTP API: DAGs, runs, and run creation. */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { store } = options;
@@ -164,18 +175,20 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     },
   );
 
-  app.get<{ Querystring: { dag?: string; limit?: number } }>(
+  app.get<{ Querystring: { dag?: string; limit?: string } }>(
     '/api/runs',
     {
       schema: {
         querystring: {
           type: 'object',
-          properties: { dag: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+          properties: { dag: { type: 'string' }, limit: { type: 'string' } },
         },
       },
     },
-    async (request) => {
-      const runs = await listRuns(store, { dagId: request.query.dag, limit: request.query.limit ?? 100 });
+    async (request, reply) => {
+      const limit = parseLimit(request.query.limit);
+      if (typeof limit === 'string') return reply.code(400).send(badRequest('limit', limit));
+      const runs = await listRuns(store, { dagId: request.query.dag, limit });
       return runs.map((run) => runBody(run, dagsById.get(run.dagId)?.timezone));
     },
   );

@@ -162,8 +162,26 @@ describe.each(storeKinds())('HTTP API on the $kind store', ({ kind, skip }) => {
     expect((await get('/api/runs/abc')).json()).toMatchObject({ field: 'id' });
   });
 
+  it.skipIf(skip)(
+    'takes ?limit=N from the query string, and 400s a limit that is not 1 to 1000',
+    async () => {
+      const limited = await get('/api/runs?limit=2');
+      expect(limited.statusCode).toBe(200);
+      expect(limited.json().map((run: { logicalDate: string }) => run.logicalDate)).toEqual([
+        '2001-03-09',
+        '2001-02-05',
+      ]);
+      expect((await get('/api/runs?dag=nightly&limit=1')).json()).toHaveLength(1);
+      for (const bad of ['0', '1001', 'abc', '2.5', '-1', '']) {
+        const response = await get(`/api/runs?limit=${bad}`);
+        expect(response.statusCode, bad).toBe(400);
+        expect(response.json(), bad).toMatchObject({ error: 'bad_request', field: 'limit' });
+      }
+    },
+  );
+
   it.skipIf(skip)('needs the token for every read when one is configured', async () => {
-    const runId = (await get('/api/runs')).json()[0].runId as number;
+    const runId = (await get('/api/runs?limit=1')).json()[0].runId as number;
     for (const url of ['/api/dags', '/api/runs', '/api/runs?dag=nightly', `/api/runs/${runId}`]) {
       const none = await get(url, {});
       expect(none.statusCode, url).toBe(401);
@@ -176,7 +194,7 @@ describe.each(storeKinds())('HTTP API on the $kind store', ({ kind, skip }) => {
   it.skipIf(skip)('with openReads serves reads without the token, and mutations still need it', async () => {
     const open = buildApi({ store: env.store, dags: [nightly], apiToken: TOKEN, openReads: true });
     try {
-      expect((await open.inject({ method: 'GET', url: '/api/runs' })).statusCode).toBe(200);
+      expect((await open.inject({ method: 'GET', url: '/api/runs?limit=1' })).statusCode).toBe(200);
       const post = await open.inject({ method: 'POST', url: '/api/dags/nightly/runs', payload: {} });
       expect(post.statusCode).toBe(401);
     } finally {
