@@ -3,9 +3,13 @@ import { type ConfigOverrides, loadConfig, type NightshiftConfig } from '../conf
 import { UsageError } from '../errors.ts';
 import { openStore, type Store } from '../store/index.ts';
 
-/** Exit codes: 0 success, 1 a failed run or an operational error, 2 bad usage. */
+/**
+ * Exit codes: 0 success, 1 a failed run or an operational error, 2 bad usage, 3 refused by the
+ * registry's state (already champion, nothing to roll back to, never blessed).
+ */
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_REFUSED = 3;
 
 /** The configuration with the global flags (`--home`, `--dags`, `--data`) applied. */
 export function configFrom(command: Command): NightshiftConfig {

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { NightshiftError, UsageError } from '../errors.ts';
+import { NightshiftError, RegistryStateError, UsageError } from '../errors.ts';
 import type { Queryable } from '../store/index.ts';
 import { getModelVersion, listModelVersions, type ModelVersion } from './versions.ts';
 
@@ -174,4 +174,5 @@ export async function lockModel(tx: Queryable, model: string): Promise<void> {
   if (rows.length === 0) throw new UsageError(`no model '${model}' is registered (see 'models list')`);
 }
 
-export class PromotionRefusedError extends NightshiftError {}
+/** A promotion or rollback refused for the version's blessings (never blessed, failed). */
+export class PromotionRefusedError extends RegistryStateError {}

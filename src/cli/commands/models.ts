@@ -133,7 +133,7 @@ export function registerModelCommands(program: Command): void {
             promoteVersion(tx, { model, version, reason, actor: cliActor(), force: options.force }),
           );
           process.stdout.write(
-            `${model}: champion ${result.previous ?? '(none)'} -> ${result.champion}${options.force ? ' (forced)' : ''}\n`,
+            `${model}: champion ${result.replaced ?? '(none)'} -> ${result.champion}${options.force ? ' (forced)' : ''}\n`,
           );
         });
       },
@@ -148,12 +148,13 @@ export function registerModelCommands(program: Command): void {
     .action(async (model: string, options: { to?: number; reason?: string }, command: Command) => {
       const reason = requireReason(options.reason, 'models rollback');
       await withStore(configFrom(command), async (store) => {
-        const before = (await getAliases(store, model)).champion;
+        // What the transaction did, read under the model's lock: a champion read before it
+        // could have moved in between.
         const result = await store.transaction((tx) =>
           rollbackChampion(tx, { model, to: options.to, reason, actor: cliActor() }),
         );
         process.stdout.write(
-          `${model}: champion ${before ?? '(none)'} -> ${result.champion} (rolled back)\n`,
+          `${model}: champion ${result.replaced ?? '(none)'} -> ${result.champion} (rolled back)\n`,
         );
       });
     });
