@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { NightshiftError, RegistryStateError, UsageError } from '../errors.ts';
+import { RegistryStateError, UsageError } from '../errors.ts';
 import type { Queryable } from '../store/index.ts';
 import { getModelVersion, listModelVersions, type ModelVersion } from './versions.ts';
 
