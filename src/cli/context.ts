@@ -28,17 +28,22 @@ export async function withStore<T>(config: NightshiftConfig, fn: (store: Store) 
   }
 }
 
+/** Run ids are Postgres integers: a larger number is bad usage, not a database error. */
+export const MAX_RUN_ID = 2 ** 31 - 1;
+
 export function parseRunId(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`invalid run id '${value}': expected a positive integer (see 'runs list')`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_RUN_ID) {
+    throw new UsageError(
+      `invalid run id '${value}': expected a positive integer up to ${MAX_RUN_ID} (see 'runs list')`,
+    );
   }
   return Number(value);
 }
 
-export function parsePositiveInteger(name: string) {
+export function parsePositiveInteger(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) {
-      throw new UsageError(`invalid ${name} '${value}': expected a positive integer`);
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      throw new UsageError(`invalid ${name} '${value}': expected a positive integer up to ${max}`);
     }
     return Number(value);
   };

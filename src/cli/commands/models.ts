@@ -5,6 +5,8 @@ import {
   cliActor,
   getAliases,
   getAllAliases,
+  MAX_VERSION,
+  parseModelRef,
   resolveModelRef,
 } from '../../registry/aliases.ts';
 import { latestBlessing } from '../../registry/blessings.ts';
@@ -14,8 +16,10 @@ import { configFrom, withStore } from '../context.ts';
 import { formatTable, printJson, truncate } from '../format.ts';
 
 function parseVersion(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new UsageError(`invalid version '${value}': expected a positive integer (see 'models list')`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_VERSION) {
+    throw new UsageError(
+      `invalid version '${value}': expected a positive integer up to ${MAX_VERSION} (see 'models list')`,
+    );
   }
   return Number(value);
 }
@@ -83,6 +87,7 @@ export function registerModelCommands(program: Command): void {
     .argument('<ref>', 'model@version, model@latest or model@alias (champion, previous, ...)')
     .option('--json', 'print JSON')
     .action(async (reference: string, options: { json?: boolean }, command: Command) => {
+      parseModelRef(reference); // before the store is opened (or created)
       await withStore(configFrom(command), async (store) => {
         const version = await resolveModelRef(store, reference);
         const aliases = Object.entries(await getAliases(store, version.model))
