@@ -14,6 +14,13 @@ export class NightshiftError extends Error {
 /** Bad command-line usage or bad arguments at a public edge: never retriable, exit code 2. */
 export class UsageError extends NightshiftError {}
 
+/**
+ * The registry's state refuses the request (the version is already champion, there is nothing
+ * to roll back to, the version was never blessed): the command was well formed, so not a
+ * UsageError. Exit code 3.
+ */
+export class RegistryStateError extends NightshiftError {}
+
 /** A configuration value (environment variable, flag, file) is missing or malformed. */
 export class ConfigError extends NightshiftError {}
 

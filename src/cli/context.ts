@@ -3,9 +3,13 @@ import { type ConfigOverrides, loadConfig, type NightshiftConfig } from '../conf
 import { UsageError } from '../errors.ts';
 import { openStore, type Store } from '../store/index.ts';
 
-/** Exit codes: 0 success, 1 a failed run or an operational error, 2 bad usage. */
+/**
+ * Exit codes: 0 success, 1 a failed run or an operational error, 2 bad usage, 3 refused by the
+ * registry's state (already champion, nothing to roll back to, never blessed).
+ */
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_REFUSED = 3;
 
 /** The configuration with the global flags (`--home`, `--dags`, `--data`) applied. */
 export function configFrom(command: Command): NightshiftConfig {
@@ -24,17 +28,22 @@ export async function withStore<T>(config: NightshiftConfig, fn: (store: Store) 
   }
 }
 
+/** Run ids are Postgres integers: a larger number is bad usage, not a database error. */
+export const MAX_RUN_ID = 2 ** 31 - 1;
+
 export function parseRunId(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`invalid run id '${value}': expected a positive integer (see 'runs list')`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_RUN_ID) {
+    throw new UsageError(
+      `invalid run id '${value}': expected a positive integer up to ${MAX_RUN_ID} (see 'runs list')`,
+    );
   }
   return Number(value);
 }
 
-export function parsePositiveInteger(name: string) {
+export function parsePositiveInteger(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) {
-      throw new UsageError(`invalid ${name} '${value}': expected a positive integer`);
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      throw new UsageError(`invalid ${name} '${value}': expected a positive integer up to ${max}`);
     }
     return Number(value);
   };

@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { DagValidationError, NightshiftError, UsageError } from '../errors.ts';
-import { PromotionRefusedError } from '../registry/aliases.ts';
+import { DagValidationError, NightshiftError, RegistryStateError, UsageError } from '../errors.ts';
 import { registerBackfillCommand } from './commands/backfill.ts';
 import { registerDagCommands } from './commands/dags.ts';
 import { registerDataCommands } from './commands/data.ts';
@@ -16,7 +15,7 @@ import { registerServeCommand } from './commands/serve.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
 import { registerTriggerCommand } from './commands/trigger.ts';
 import { registerWorkerCommands } from './commands/worker.ts';
-import { EXIT_FAILED, EXIT_USAGE } from './context.ts';
+import { EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE } from './context.ts';
 
 export function buildProgram(): Command {
   const program = new Command('nightshift')
@@ -74,13 +73,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       return EXIT_USAGE;
     }
-    if (
-      error instanceof UsageError ||
-      error instanceof DagValidationError ||
-      error instanceof PromotionRefusedError
-    ) {
+    if (error instanceof UsageError || error instanceof DagValidationError) {
       process.stderr.write(`error: ${error.message}\n`);
       return EXIT_USAGE;
+    }
+    if (error instanceof RegistryStateError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return EXIT_REFUSED;
     }
     if (error instanceof NightshiftError) {
       process.stderr.write(`error: ${error.message}\n`);

@@ -9,6 +9,7 @@ import { WorkClaimer } from './claimer.ts';
 import { executeTaskInstance } from './execute.ts';
 import { dataIntervalFor } from './interval.ts';
 import { sleepUntilWoken, stopping } from './loop.ts';
+import { sameJson } from './sameJson.ts';
 import { clearTaskInstances } from './sql/clearTaskInstances.ts';
 import { CompletionBatcher } from './sql/completeTaskInstance.ts';
 import { createOrGetRun, skipRemovedTasks } from './sql/createRun.ts';
@@ -86,7 +87,7 @@ export async function runDag(options: RunDagOptions): Promise<RunDagResult> {
     conf: options.conf ?? {},
     runType: options.runType ?? 'manual',
   });
-  if (!created && options.conf !== undefined && JSON.stringify(options.conf) !== JSON.stringify(run.conf)) {
+  if (!created && options.conf !== undefined && !sameJson(options.conf, run.conf)) {
     throw new UsageError(
       `run ${run.id} of ${dag.id} for this date exists with conf ${JSON.stringify(run.conf)}, not ${JSON.stringify(options.conf)}: rerun without --conf to resume it`,
     );

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { NightshiftError, UsageError } from '../errors.ts';
+import { RegistryStateError, UsageError } from '../errors.ts';
 import type { Queryable } from '../store/index.ts';
 import { getModelVersion, listModelVersions, type ModelVersion } from './versions.ts';
 
@@ -60,19 +60,35 @@ export async function getAllAliases(db: Queryable): Promise<Map<string, Map<numb
   return byModel;
 }
 
+/** Versions are Postgres integers: a larger number is bad usage, not a database error. */
+export const MAX_VERSION = 2 ** 31 - 1;
+
 /**
- * Resolves `model@version`, `model@latest` or `model@alias` to a version. Errors name what was
- * asked for and what exists.
+ * Checks the shape of `model@version`, `model@latest` or `model@alias` without a store, so that
+ * a command can refuse a bad reference before it opens (or creates) one.
  */
-export async function resolveModelRef(db: Queryable, reference: string): Promise<ModelVersion> {
+export function parseModelRef(reference: string): { model: string; target: string } {
   const match = /^([A-Za-z0-9][\w.-]*)@([A-Za-z0-9][\w-]*)$/.exec(reference);
   if (!match) {
     throw new UsageError(
       `invalid model reference '${reference}': expected <model>@<version|alias>, such as flights-delay@3 or flights-delay@champion`,
     );
   }
-  const model = match[1] as string;
   const target = match[2] as string;
+  if (/^\d+$/.test(target) && (Number(target) < 1 || Number(target) > MAX_VERSION)) {
+    throw new UsageError(
+      `invalid model reference '${reference}': the version must be from 1 to ${MAX_VERSION}`,
+    );
+  }
+  return { model: match[1] as string, target };
+}
+
+/**
+ * Resolves `model@version`, `model@latest` or `model@alias` to a version. Errors name what was
+ * asked for and what exists.
+ */
+export async function resolveModelRef(db: Queryable, reference: string): Promise<ModelVersion> {
+  const { model, target } = parseModelRef(reference);
   if (/^\d+$/.test(target)) {
     const found = await getModelVersion(db, model, Number(target));
     if (found) return found;
@@ -174,4 +190,5 @@ export async function lockModel(tx: Queryable, model: string): Promise<void> {
   if (rows.length === 0) throw new UsageError(`no model '${model}' is registered (see 'models list')`);
 }
 
-export class PromotionRefusedError extends NightshiftError {}
+/** A promotion or rollback refused for the version's blessings (never blessed, failed). */
+export class PromotionRefusedError extends RegistryStateError {}

@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.ts';
+import { RegistryStateError, UsageError } from '../errors.ts';
 import type { Queryable } from '../store/index.ts';
 import {
   type AliasMove,
@@ -23,7 +23,10 @@ export interface PromoteInput {
 
 export interface PromoteResult {
   champion: number;
+  /** `previous` after the move: the old champion for a promotion, null after a rollback. */
   previous: number | null;
+  /** The champion this transaction replaced (read under the model's lock). */
+  replaced: number | null;
   moves: AliasMove[];
 }
 
@@ -50,7 +53,7 @@ export async function promoteVersion(tx: Queryable, input: PromoteInput): Promis
   const aliases = await getAliases(tx, input.model);
   const oldChampion = aliases[CHAMPION] ?? null;
   if (oldChampion === input.version) {
-    throw new UsageError(`${input.model}@${input.version} is already champion`);
+    throw new RegistryStateError(`${input.model}@${input.version} is already champion`);
   }
   const common = { model: input.model, action: 'promote' as const, reason: input.reason, actor: input.actor };
   const moves: AliasMove[] = [];
@@ -66,7 +69,7 @@ export async function promoteVersion(tx: Queryable, input: PromoteInput): Promis
     forced: !blessing?.passed,
   });
   if (championMove) moves.push(championMove);
-  return { champion: input.version, previous: oldChampion, moves };
+  return { champion: input.version, previous: oldChampion, replaced: oldChampion, moves };
 }
 
 export interface RollbackInput {
@@ -88,11 +91,11 @@ export async function rollbackChampion(tx: Queryable, input: RollbackInput): Pro
   const current = aliases[CHAMPION] ?? null;
   const target = input.to ?? aliases[PREVIOUS];
   if (target === undefined) {
-    throw new UsageError(
+    throw new RegistryStateError(
       `model '${input.model}' has no 'previous' version to roll back to: name one with --to <version>`,
     );
   }
-  if (target === current) throw new UsageError(`${input.model}@${target} is already champion`);
+  if (target === current) throw new RegistryStateError(`${input.model}@${target} is already champion`);
   const version = await getModelVersion(tx, input.model, target);
   if (!version) throw new UsageError(`model '${input.model}' has no version ${target} (see 'models list')`);
   const blessing = await latestBlessing(tx, input.model, target);
@@ -121,7 +124,7 @@ export async function rollbackChampion(tx: Queryable, input: RollbackInput): Pro
   if (championMove) moves.push(championMove);
   const previousMove = await moveAlias(tx, { ...common, alias: PREVIOUS, toVersion: null });
   if (previousMove) moves.push(previousMove);
-  return { champion: target, previous: null, moves };
+  return { champion: target, previous: null, replaced: current, moves };
 }
 
 function failedRules(rules: unknown[]): string {

@@ -1,7 +1,9 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { getRun, isIsoDate, listRuns, listTaskInstances, summarizeDag } from '../dag/index.ts';
 import type { Dag, JsonObject } from '../dag/types.ts';
-import { errorMessage, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
+import { type Logger, rootLogger } from '../log.ts';
 import type { Clock } from '../scheduler/clock.ts';
 import { triggerRun } from '../scheduler/trigger.ts';
 import type { Store } from '../store/index.ts';
@@ -12,11 +14,19 @@ export interface ApiOptions {
   store: Store;
   dags: readonly Dag[];
   /**
-   * The bearer token that mutations need. Without one, every mutation is refused (403): reads
-   * only. A server without a token may only listen on loopback (see startApiServer).
+   * The bearer token that every request needs, reads included. Without one, every mutation is
+   * refused (403) and reads are open: a server without a token may only listen on loopback (see
+   * startApiServer).
    */
   apiToken: string | undefined;
+  /**
+   * With a token: serve GET routes without it (mutations still need it). Only on loopback (see
+   * startApiServer): run conf, task outputs and error texts are not for the network.
+   */
+  openReads?: boolean;
   clock?: Clock;
+  /** Where a 500's error goes, with its request id. Default: the root logger. */
+  log?: Logger;
 }
 
 interface CreateRunBody {
@@ -38,19 +48,36 @@ function badRequest(field: string, message: string) {
   return { error: 'bad_request', field, message };
 }
 
+const isRead = (request: FastifyRequest) =>
+  request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS';
+
+/**
+ * The `limit` query parameter: an integer from 1 to 1000 as the query string's text (query
+ * strings are text; the body's schema does not coerce types, so this one is parsed here).
+ */
+function parseLimit(value: string | undefined): number | string {
+  if (value === undefined) return 100;
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 1000)
+    return `'${value.slice(0, 20)}' is not an integer from 1 to 1000`;
+  return Number(value);
+}
+
 /** The HTTP API: DAGs, runs, and run creation. */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { store } = options;
+  const log = options.log ?? rootLogger().child({ component: 'api' });
   const dagsById = new Map(options.dags.map((dag) => [dag.id, dag]));
   const app = Fastify({
     logger: false,
+    // A 500 names this id; the log line of its error carries it.
+    genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
     // Stop at the first problem: the 400 names that field and why. No type coercion.
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
 
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+    if (isRead(request) && (options.apiToken === undefined || options.openReads)) return;
     if (options.apiToken === undefined) {
       return reply.code(403).send({
         error: 'forbidden',
@@ -65,7 +92,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     }
   });
 
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation) {
       const first = error.validation[0];
       const params = (first?.params ?? {}) as Record<string, unknown>;
@@ -93,7 +120,14 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (error.statusCode && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ error: 'request_error', message: error.message });
     }
-    return reply.code(500).send({ error: 'internal_error', message: errorMessage(error) });
+    // The cause stays in the log: a message can hold SQL, paths or connection details.
+    log.error(
+      { err: error, requestId: request.id, method: request.method, url: request.url },
+      'request failed',
+    );
+    return reply
+      .code(500)
+      .send({ error: 'internal_error', message: 'internal error', requestId: request.id });
   });
 
   app.get('/api/dags', async () => options.dags.map(summarizeDag));
@@ -141,18 +175,20 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     },
   );
 
-  app.get<{ Querystring: { dag?: string; limit?: number } }>(
+  app.get<{ Querystring: { dag?: string; limit?: string } }>(
     '/api/runs',
     {
       schema: {
         querystring: {
           type: 'object',
-          properties: { dag: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+          properties: { dag: { type: 'string' }, limit: { type: 'string' } },
         },
       },
     },
-    async (request) => {
-      const runs = await listRuns(store, { dagId: request.query.dag, limit: request.query.limit ?? 100 });
+    async (request, reply) => {
+      const limit = parseLimit(request.query.limit);
+      if (typeof limit === 'string') return reply.code(400).send(badRequest('limit', limit));
+      const runs = await listRuns(store, { dagId: request.query.dag, limit });
       return runs.map((run) => runBody(run, dagsById.get(run.dagId)?.timezone));
     },
   );

@@ -11,11 +11,17 @@ export interface ServeOptions extends ApiOptions {
 
 /**
  * Starts the API. Without an API token it refuses to listen beyond loopback, and then serves
- * reads only; with a token, mutations need it.
+ * reads only; with a token, every request needs it, unless `openReads` opens the reads (on
+ * loopback only).
  */
 export async function startApiServer(options: ServeOptions): Promise<{ app: FastifyInstance; url: string }> {
   if (options.apiToken !== undefined && options.apiToken.length < 16) {
     throw new UsageError('NIGHTSHIFT_API_TOKEN is too short: expected at least 16 characters');
+  }
+  if (options.openReads && !isLoopbackHost(options.host)) {
+    throw new UsageError(
+      `refusing --open-reads on ${options.host}: reads without the token are served on loopback only (bind to 127.0.0.1)`,
+    );
   }
   if (options.apiToken === undefined && !isLoopbackHost(options.host)) {
     throw new UsageError(

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../helpers/child.ts';
-import { seedEmbeddedHome, tempDagsDir, tempDir } from '../helpers/stores.ts';
+import { createTestDatabase, seedEmbeddedHome, storeKinds, tempDagsDir, tempDir } from '../helpers/stores.ts';
 
 const embedded = (home: string) => ({ DATABASE_URL: '', NIGHTSHIFT_HOME: home });
 
@@ -137,4 +138,74 @@ export default defineDag({ id: 'announced', description: 'runs when a day is ann
     expect(unknown.stderr).toMatch(/unknown DAG 'nope'/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+});
+
+describe.each(storeKinds())('out-of-range ids and bad model references ($kind store)', ({ kind, skip }) => {
+  it.skipIf(skip)(
+    'are bad usage (exit 2, one line) checked before the store is opened or created',
+    async () => {
+      let env: Record<string, string>;
+      let written: () => Promise<boolean>;
+      let drop = async () => {};
+      if (kind === 'embedded') {
+        const home = path.join(tempDir(), 'never-created');
+        env = embedded(home);
+        written = async () => fs.existsSync(home);
+      } else {
+        const database = await createTestDatabase();
+        drop = database.drop;
+        env = { DATABASE_URL: database.url, NIGHTSHIFT_HOME: tempDir() };
+        written = async () => {
+          const client = new pg.Client({ connectionString: database.url });
+          await client.connect();
+          try {
+            const { rows } = await client.query(
+              `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'`,
+            );
+            return rows[0].n > 0;
+          } finally {
+            await client.end();
+          }
+        };
+      }
+      try {
+        const cases: [string[], string][] = [
+          [
+            ['runs', 'show', '2147483648'],
+            "error: invalid run id '2147483648': expected a positive integer up to 2147483647",
+          ],
+          [['tasks', 'clear', '99999999999'], "error: invalid run id '99999999999'"],
+          [['models', 'show', 'no-at-sign'], "error: invalid model reference 'no-at-sign'"],
+          [
+            ['models', 'show', 'm@3000000000'],
+            "error: invalid model reference 'm@3000000000': the version must be from 1 to 2147483647",
+          ],
+          [['models', 'promote', 'm', '3000000000', '--reason', 'r'], "error: invalid version '3000000000'"],
+          [
+            ['models', 'rollback', 'm', '--to', '3000000000', '--reason', 'r'],
+            "error: invalid version '3000000000'",
+          ],
+          [
+            ['runs', 'list', '--limit', '99999999999999999999'],
+            "error: invalid --limit '99999999999999999999'",
+          ],
+          [
+            ['score', 'flights-delay', '--model', 'flights-delay@0', '--input', 'x', '--output', 'y'],
+            "error: invalid model reference 'flights-delay@0'",
+          ],
+        ];
+        const results = await Promise.all(cases.map(([args]) => runCli(args, env)));
+        for (const [index, result] of results.entries()) {
+          const [args, message] = cases[index] as [string[], string];
+          expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
+          expect(result.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+          expect(result.stderr, args.join(' ')).toContain(message);
+          expect(result.stdout, args.join(' ')).toBe('');
+        }
+        expect(await written()).toBe(false);
+      } finally {
+        await drop();
+      }
+    },
+  );
 });

@@ -310,6 +310,26 @@ describe.each(storeKinds())('runDag on the $kind store', ({ kind, skip }) => {
     expect((await run(dag, '2001-01-15')).state).toBe('success');
   });
 
+  it.skipIf(skip)('resumes a run given the same conf, whatever the order of its keys', async () => {
+    const dag = defineDag({ id: 'conf-order', description: '', tasks: [{ id: 'a', run: () => 1 }] });
+    // jsonb stores keys by length then bytes: {"a":…,"zz":…} comes back in another order than given.
+    const conf = { zz: 1, a: { yy: [1, { c: 2, b: 1 }], x: null }, b: 'text' };
+    expect((await run(dag, '2001-01-15', { conf })).state).toBe('success');
+    expect((await run(dag, '2001-01-15', { conf })).created).toBe(false);
+    const reordered = { b: 'text', a: { x: null, yy: [1, { b: 1, c: 2 }] }, zz: 1 };
+    expect((await run(dag, '2001-01-15', { conf: reordered })).state).toBe('success');
+    for (const other of [
+      { ...conf, zz: 2 },
+      { ...conf, extra: true },
+      { zz: 1, a: { yy: [{ c: 2, b: 1 }, 1], x: null }, b: 'text' },
+      { zz: 1, b: 'text' },
+    ]) {
+      await expect(run(dag, '2001-01-15', { conf: other }), JSON.stringify(other)).rejects.toThrowError(
+        /exists with conf/,
+      );
+    }
+  });
+
   it.skipIf(skip)('fails a task whose outputs are not small JSON', async () => {
     const dag = defineDag({
       id: 'outputs',

@@ -2,11 +2,14 @@
 // them honest as the CLI and the configuration change. Every Nightshift command and option the
 // compose file runs must exist in the real CLI, every variable it sets must be one the program
 // reads, and the Postgres and Kafka settings must agree with each other.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { startApiServer } from '../../src/server/index.ts';
 import { repoRoot, runCli } from '../helpers/child.ts';
+import { openTestEnvironment } from '../helpers/stores.ts';
 
 interface ComposeService {
   image?: string;
@@ -191,6 +194,38 @@ describe('docker-compose.yml', () => {
       expect(helps.get('worker')).toMatch(/\s--pools\b/);
       expect(helps.get('worker')).toMatch(/\s--concurrency\b/);
     });
+  });
+});
+
+describe("the server's healthcheck", () => {
+  it('passes against a server with a token, which reads need too', async () => {
+    const script = service('server').healthcheck?.test.at(-1) as string;
+    expect(script).toContain('http://127.0.0.1:8080/api/dags');
+    const env = await openTestEnvironment('embedded');
+    const token = 'healthcheck-token-0123456789';
+    const { app, url } = await startApiServer({
+      store: env.store,
+      dags: [],
+      apiToken: token,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    // Asynchronous: the server answers from this process's event loop.
+    const check = (environment: Record<string, string>) =>
+      new Promise<number | null>((resolve) => {
+        const child = execFile(process.execPath, ['-e', script.replace('http://127.0.0.1:8080', url)], {
+          env: { PATH: process.env.PATH ?? '', ...environment },
+          timeout: 10_000,
+        });
+        child.on('exit', (code) => resolve(code));
+      });
+    try {
+      expect(await check({ NIGHTSHIFT_API_TOKEN: token })).toBe(0);
+      expect(await check({ NIGHTSHIFT_API_TOKEN: 'some-other-token-0123456789' })).toBe(1);
+    } finally {
+      await app.close();
+      await env.cleanup();
+    }
   });
 });
 

@@ -228,3 +228,42 @@ export default defineDag({ id: 'hourly', description: '', schedule: '0 * * * *',
     expect(rows.at(-1)?.end).toEqual(at('2001-10-29T05:00:00Z'));
   });
 });
+
+describe.each(storeKinds())(
+  'scheduler --once with a DAG file that fails to load ($kind store)',
+  ({ kind, skip }) => {
+    let env: TestEnvironment;
+    let dagsDir: string;
+    beforeAll(async () => {
+      if (skip) return;
+      env = await openTestEnvironment(kind, { serve: true });
+      dagsDir = tempDagsDir();
+      const defineDagPath = JSON.stringify(path.join(repoRoot, 'src/dag/index.ts'));
+      fs.writeFileSync(
+        path.join(dagsDir, 'fine.ts'),
+        `import { defineDag } from ${defineDagPath};
+export default defineDag({ id: 'fine', description: '', schedule: '0 2 * * *', timezone: 'UTC',
+  startDate: '2001-01-01', catchup: true, maxActiveRuns: 100, tasks: [{ id: 'a', run: () => 1 }] });\n`,
+      );
+      fs.writeFileSync(path.join(dagsDir, 'broken.ts'), 'export default {{ not a DAG;\n');
+    });
+    afterAll(async () => {
+      await env?.cleanup();
+      if (dagsDir) fs.rmSync(dagsDir, { recursive: true, force: true });
+    });
+
+    it.skipIf(skip)('schedules the DAGs that loaded, names the broken file, and exits 1', async () => {
+      const result = await runCli(['scheduler', '--once', '--no-execute'], {
+        ...env.env,
+        NIGHTSHIFT_DAGS: dagsDir,
+        NIGHTSHIFT_NOW: '2001-01-04T00:00:00Z',
+      });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(/^error: .*broken\.ts/m);
+      expect(result.stderr).toMatch(/1 DAG file failed to load/);
+      // Intervals that ended by 2001-01-04T00:00Z: [01-01 02:00, 01-02 02:00) and the next.
+      expect(result.stdout.match(/^scheduled run \d+ of fine/gm)).toHaveLength(2);
+      expect(await runDates(env.store, 'fine')).toEqual(['2001-01-01', '2001-01-02']);
+    });
+  },
+);

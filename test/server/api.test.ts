@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineDag, runDag } from '../../src/dag/index.ts';
 import { bearerTokenMatches, buildApi, isLoopbackHost, startApiServer } from '../../src/server/index.ts';
@@ -128,8 +129,11 @@ describe.each(storeKinds())('HTTP API on the $kind store', ({ kind, skip }) => {
     expect((await post({}, auth, 'nope')).statusCode).toBe(404);
   });
 
+  const get = (url: string, headers: Record<string, string> = auth) =>
+    app.inject({ method: 'GET', url, headers });
+
   it.skipIf(skip)('lists DAGs and runs, and shows a run with its task states and outputs', async () => {
-    const dags = await app.inject({ method: 'GET', url: '/api/dags' });
+    const dags = await get('/api/dags');
     expect(dags.json()).toMatchObject([{ id: 'nightly', schedule: '0 2 * * *', timezone: 'Europe/Paris' }]);
 
     const result = await runDag({
@@ -138,14 +142,14 @@ describe.each(storeKinds())('HTTP API on the $kind store', ({ kind, skip }) => {
       dag: nightly,
       logicalDate: new Date('2001-02-05T01:00:00Z'),
     });
-    const runs = await app.inject({ method: 'GET', url: '/api/runs?dag=nightly' });
+    const runs = await get('/api/runs?dag=nightly');
     expect(runs.statusCode).toBe(200);
     expect(runs.json().map((run: { logicalDate: string }) => run.logicalDate)).toEqual([
       '2001-03-09',
       '2001-02-05',
       '2001-02-01',
     ]);
-    const shown = await app.inject({ method: 'GET', url: `/api/runs/${result.run.id}` });
+    const shown = await get(`/api/runs/${result.run.id}`);
     expect(shown.json()).toMatchObject({
       runId: result.run.id,
       state: 'success',
@@ -154,8 +158,72 @@ describe.each(storeKinds())('HTTP API on the $kind store', ({ kind, skip }) => {
         { taskId: 'load', state: 'success', attempts: 1, outputs: 'done' },
       ],
     });
-    expect((await app.inject({ method: 'GET', url: '/api/runs/999999' })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'GET', url: '/api/runs/abc' })).json()).toMatchObject({ field: 'id' });
+    expect((await get('/api/runs/999999')).statusCode).toBe(404);
+    expect((await get('/api/runs/abc')).json()).toMatchObject({ field: 'id' });
+  });
+
+  it.skipIf(skip)(
+    'takes ?limit=N from the query string, and 400s a limit that is not 1 to 1000',
+    async () => {
+      const limited = await get('/api/runs?limit=2');
+      expect(limited.statusCode).toBe(200);
+      expect(limited.json().map((run: { logicalDate: string }) => run.logicalDate)).toEqual([
+        '2001-03-09',
+        '2001-02-05',
+      ]);
+      expect((await get('/api/runs?dag=nightly&limit=1')).json()).toHaveLength(1);
+      for (const bad of ['0', '1001', 'abc', '2.5', '-1', '']) {
+        const response = await get(`/api/runs?limit=${bad}`);
+        expect(response.statusCode, bad).toBe(400);
+        expect(response.json(), bad).toMatchObject({ error: 'bad_request', field: 'limit' });
+      }
+    },
+  );
+
+  it.skipIf(skip)('needs the token for every read when one is configured', async () => {
+    const runId = (await get('/api/runs?limit=1')).json()[0].runId as number;
+    for (const url of ['/api/dags', '/api/runs', '/api/runs?dag=nightly', `/api/runs/${runId}`]) {
+      const none = await get(url, {});
+      expect(none.statusCode, url).toBe(401);
+      expect(none.body, url).not.toMatch(/nightly|2001-/);
+      expect((await get(url, { authorization: 'Bearer wrong-token-0123456789' })).statusCode, url).toBe(401);
+      expect((await get(url)).statusCode, url).toBe(200);
+    }
+  });
+
+  it.skipIf(skip)('with openReads serves reads without the token, and mutations still need it', async () => {
+    const open = buildApi({ store: env.store, dags: [nightly], apiToken: TOKEN, openReads: true });
+    try {
+      expect((await open.inject({ method: 'GET', url: '/api/runs?limit=1' })).statusCode).toBe(200);
+      const post = await open.inject({ method: 'POST', url: '/api/dags/nightly/runs', payload: {} });
+      expect(post.statusCode).toBe(401);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it.skipIf(skip)('answers a failure with "internal error" and a request id that the log has', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const failing = buildApi({ store: env.store, dags: [nightly], apiToken: TOKEN, log });
+    await env.store.query('ALTER TABLE dag_runs RENAME TO dag_runs_away');
+    try {
+      const response = await failing.inject({ method: 'GET', url: '/api/runs', headers: auth });
+      expect(response.statusCode).toBe(500);
+      const body = response.json();
+      expect(body).toEqual({
+        error: 'internal_error',
+        message: 'internal error',
+        requestId: expect.any(String),
+      });
+      expect(response.body).not.toMatch(/dag_runs/);
+      const logged = lines.map((line) => JSON.parse(line)).find((line) => line.requestId === body.requestId);
+      expect(logged?.err?.message).toMatch(/dag_runs/);
+      expect(logged?.url).toBe('/api/runs');
+    } finally {
+      await env.store.query('ALTER TABLE dag_runs_away RENAME TO dag_runs');
+      await failing.close();
+    }
   });
 });
 
@@ -190,6 +258,8 @@ describe.each(storeKinds().slice(0, 1))('HTTP API over a real port ($kind store)
       const bad = await send('{"logicalDate":"yesterday"}', auth);
       expect(bad.status).toBe(400);
       expect(await bad.json()).toMatchObject({ field: 'logicalDate' });
+      expect((await fetch(`${url}/api/runs`)).status).toBe(401);
+      expect((await fetch(`${url}/api/runs`, { headers: auth })).status).toBe(200);
     } finally {
       await app.close();
     }
@@ -199,6 +269,16 @@ describe.each(storeKinds().slice(0, 1))('HTTP API over a real port ($kind store)
     await expect(
       startApiServer({ store: env.store, dags: [nightly], apiToken: undefined, host: '0.0.0.0', port: 0 }),
     ).rejects.toThrow(/without NIGHTSHIFT_API_TOKEN/);
+    await expect(
+      startApiServer({
+        store: env.store,
+        dags: [nightly],
+        apiToken: TOKEN,
+        openReads: true,
+        host: '0.0.0.0',
+        port: 0,
+      }),
+    ).rejects.toThrow(/--open-reads.*loopback only/);
     const { app, url } = await startApiServer({
       store: env.store,
       dags: [nightly],

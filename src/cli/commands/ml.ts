@@ -8,7 +8,7 @@ import { initBackend } from '../../ml/backend.ts';
 import { loadPipeline } from '../../ml/pipeline.ts';
 import { scoreBatch } from '../../ml/score/index.ts';
 import { trainPipeline } from '../../ml/trainPipeline.ts';
-import { resolveModelRef } from '../../registry/aliases.ts';
+import { MAX_VERSION, parseModelRef, resolveModelRef } from '../../registry/aliases.ts';
 import { registerCandidate } from '../../registry/registerCandidate.ts';
 import { artifactDirOf, getModelVersion } from '../../registry/versions.ts';
 import { configFrom, parsePositiveInteger, withStore } from '../context.ts';
@@ -51,7 +51,7 @@ export function registerMlCommands(program: Command): void {
     .option(
       '--warm-start <version>',
       'start from this version of the model',
-      parsePositiveInteger('--warm-start'),
+      parsePositiveInteger('--warm-start', MAX_VERSION),
     )
     .option('--json', 'print the registered version as JSON')
     .action(async (pipelineName: string, flags: TrainFlags, command: Command) => {
@@ -150,6 +150,7 @@ export function registerMlCommands(program: Command): void {
     .option('--json', 'print the predictions manifest as JSON')
     .action(async (pipelineName: string, flags: ScoreFlags, command: Command) => {
       const config = configFrom(command);
+      parseModelRef(flags.model); // before the store is opened (or created)
       await loadPipeline(pipelineName);
       const partitions = await resolveInput(flags);
       const dates = [...new Set(partitions.map((p) => p.date))];

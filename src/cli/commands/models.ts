@@ -5,6 +5,8 @@ import {
   cliActor,
   getAliases,
   getAllAliases,
+  MAX_VERSION,
+  parseModelRef,
   resolveModelRef,
 } from '../../registry/aliases.ts';
 import { latestBlessing } from '../../registry/blessings.ts';
@@ -14,8 +16,10 @@ import { configFrom, withStore } from '../context.ts';
 import { formatTable, printJson, truncate } from '../format.ts';
 
 function parseVersion(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new UsageError(`invalid version '${value}': expected a positive integer (see 'models list')`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_VERSION) {
+    throw new UsageError(
+      `invalid version '${value}': expected a positive integer up to ${MAX_VERSION} (see 'models list')`,
+    );
   }
   return Number(value);
 }
@@ -83,6 +87,7 @@ export function registerModelCommands(program: Command): void {
     .argument('<ref>', 'model@version, model@latest or model@alias (champion, previous, ...)')
     .option('--json', 'print JSON')
     .action(async (reference: string, options: { json?: boolean }, command: Command) => {
+      parseModelRef(reference); // before the store is opened (or created)
       await withStore(configFrom(command), async (store) => {
         const version = await resolveModelRef(store, reference);
         const aliases = Object.entries(await getAliases(store, version.model))
@@ -133,7 +138,7 @@ export function registerModelCommands(program: Command): void {
             promoteVersion(tx, { model, version, reason, actor: cliActor(), force: options.force }),
           );
           process.stdout.write(
-            `${model}: champion ${result.previous ?? '(none)'} -> ${result.champion}${options.force ? ' (forced)' : ''}\n`,
+            `${model}: champion ${result.replaced ?? '(none)'} -> ${result.champion}${options.force ? ' (forced)' : ''}\n`,
           );
         });
       },
@@ -148,12 +153,13 @@ export function registerModelCommands(program: Command): void {
     .action(async (model: string, options: { to?: number; reason?: string }, command: Command) => {
       const reason = requireReason(options.reason, 'models rollback');
       await withStore(configFrom(command), async (store) => {
-        const before = (await getAliases(store, model)).champion;
+        // What the transaction did, read under the model's lock: a champion read before it
+        // could have moved in between.
         const result = await store.transaction((tx) =>
           rollbackChampion(tx, { model, to: options.to, reason, actor: cliActor() }),
         );
         process.stdout.write(
-          `${model}: champion ${before ?? '(none)'} -> ${result.champion} (rolled back)\n`,
+          `${model}: champion ${result.replaced ?? '(none)'} -> ${result.champion} (rolled back)\n`,
         );
       });
     });

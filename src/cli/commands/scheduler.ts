@@ -23,7 +23,10 @@ export function registerSchedulerCommand(program: Command): void {
     .description(
       'create the runs of scheduled DAGs as their data intervals end (catch-up, maxActiveRuns) and execute queued runs',
     )
-    .option('--once', 'one pass: create the due runs, execute queued runs to the end, then exit')
+    .option(
+      '--once',
+      'one pass: create the due runs, execute queued runs to the end, then exit (1 if a run failed or a DAG file failed to load)',
+    )
     .option(
       '--no-execute',
       'only create runs; workers (or another scheduler) execute them (by default runs are executed here while no live worker can)',
@@ -50,7 +53,7 @@ export function registerSchedulerCommand(program: Command): void {
         throw new UsageError('--json needs --once (a running scheduler logs instead)');
       const clock = clockFromEnv();
       const { dags, errors } = await loadDags(config.dagsDir);
-      // A broken DAG file must not stop the others from running.
+      // A broken DAG file must not stop the others from running (with --once it makes the exit 1).
       for (const error of errors) process.stderr.write(`error: ${error.message}\n`);
       const triggers = options.once || !options.triggers ? [] : declaredKafkaTriggers(dags);
       const brokers =
@@ -101,6 +104,14 @@ export function registerSchedulerCommand(program: Command): void {
           if (options.json) printJson(report);
           if (report.finished.some((run) => run.state === 'failed') && options.once)
             process.exitCode = EXIT_FAILED;
+          // The DAGs that loaded were scheduled, but a cron-driven pass must not look green
+          // while a DAG file is broken: its runs are silently missing.
+          if (errors.length > 0 && options.once) {
+            process.stderr.write(
+              `error: ${errors.length} DAG file${errors.length === 1 ? '' : 's'} failed to load (see above)\n`,
+            );
+            process.exitCode = EXIT_FAILED;
+          }
         });
       } finally {
         interrupt.dispose();

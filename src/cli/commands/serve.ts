@@ -16,7 +16,7 @@ export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description(
-      'HTTP API: GET /api/dags, GET /api/runs?dag=, GET /api/runs/:id, POST /api/dags/:id/runs (Bearer NIGHTSHIFT_API_TOKEN)',
+      'HTTP API: GET /api/dags, GET /api/runs?dag=&limit=, GET /api/runs/:id, POST /api/dags/:id/runs (Bearer NIGHTSHIFT_API_TOKEN, reads included)',
     )
     .option(
       '--host <host>',
@@ -24,7 +24,8 @@ export function registerServeCommand(program: Command): void {
       '127.0.0.1',
     )
     .option('--port <n>', 'port (0 picks a free one)', parsePort, 8080)
-    .action(async (options: { host: string; port: number }, command: Command) => {
+    .option('--open-reads', 'with a token, serve GET routes without it (loopback only)', false)
+    .action(async (options: { host: string; port: number; openReads: boolean }, command: Command) => {
       const config = configFrom(command);
       const token = process.env.NIGHTSHIFT_API_TOKEN?.trim() || undefined;
       const { dags, errors } = await loadDags(config.dagsDir);
@@ -34,11 +35,17 @@ export function registerServeCommand(program: Command): void {
           store,
           dags,
           apiToken: token,
+          openReads: options.openReads,
           clock: clockFromEnv(),
           host: options.host,
           port: options.port,
         });
-        process.stdout.write(`listening on ${url}${token ? '' : ' (no NIGHTSHIFT_API_TOKEN: reads only)'}\n`);
+        const access = token
+          ? options.openReads
+            ? ' (reads open on loopback, mutations need NIGHTSHIFT_API_TOKEN)'
+            : ''
+          : ' (no NIGHTSHIFT_API_TOKEN: reads only)';
+        process.stdout.write(`listening on ${url}${access}\n`);
         await new Promise<void>((resolve) => {
           const stop = () => {
             process.off('SIGINT', stop);
