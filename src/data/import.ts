@@ -18,6 +18,7 @@ import type { Day } from './dates.ts';
 import { openDuckSession, sqlIdentifier, sqlString, withDuckSession } from './duckdb.ts';
 import { type ErrorSink, writeErrorFile } from './errorSink.ts';
 import { DEFAULT_MAX_ERROR_RATE } from './features/validate.ts';
+import { fileStatsQuery } from './fileStats.ts';
 import {
   dayExpressions,
   describeSource,
@@ -27,8 +28,9 @@ import {
   SOURCE_ROW_COLUMN,
   sourceRelation,
 } from './importSource.ts';
-import type { ColumnSchema } from './manifest.ts';
+import type { ColumnSchema, FileStats } from './manifest.ts';
 import {
+  firstLine,
   isPartitionCurrent,
   PARTITION_ROW_GROUP_ROWS,
   type PartitionWriteStatus,
@@ -115,7 +117,10 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     const rows = `(SELECT *, ${day} AS __day, ${reason} AS __reason FROM ${relation})`;
     const inRange = rangeCondition(options);
 
-    const fingerprint = await fingerprintDays(connection, rows, dataColumns, inRange, files);
+    const timings = { fingerprintMs: 0, copyMs: 0, daysMs: 0 };
+    let started = performance.now();
+    const fingerprint = await fingerprintDays(connection, rows, schema, inRange, files);
+    timings.fingerprintMs = Math.round(performance.now() - started);
     const errorRows = fingerprint.errors;
     const considered = fingerprint.total;
     const maxErrorRate = options.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE;
@@ -157,25 +162,34 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
       const stagingDir = path.join(datasetDir, `.import-${process.pid}-${randomBytes(4).toString('hex')}`);
       try {
         const allDays = stale.length === fingerprint.days.size;
+        started = performance.now();
         const only = allDays ? 'true' : `strftime(__day, '%Y-%m-%d') IN (${stale.map(sqlString).join(', ')})`;
         await connection.run(
           `COPY (SELECT ${dataColumns.join(', ')}, strftime(__day, '%Y-%m-%d') AS __day FROM ${rows}
              WHERE __reason IS NULL AND ${inRange} AND ${only})
            TO ${sqlString(stagingDir)} (FORMAT parquet, PARTITION_BY (__day), ROW_GROUP_SIZE ${PARTITION_ROW_GROUP_ROWS})`,
         );
+        timings.copyMs = Math.round(performance.now() - started);
+        started = performance.now();
         days.push(
           ...(await writeStagedDays(stale, async (connection2, date) => {
+            let fileCount = 0;
             const result = await writePartition(connection2, {
               datasetDir,
               dataset: options.dataset,
               date,
               inputs: inputsOf(date),
-              writeFiles: (tempDir) => moveStagedFiles(path.join(stagingDir, `__day=${date}`), tempDir),
+              writeFiles: async (tempDir) => {
+                fileCount = await moveStagedFiles(path.join(stagingDir, `__day=${date}`), tempDir);
+              },
+              // A day in one file: the statistics of the scan above are that file's.
+              knownStats: () => (fileCount === 1 ? fingerprint.days.get(date)?.stats : undefined),
             });
             log.debug({ date, status: result.status, rows: result.manifest.rowCount }, 'day imported');
             return { date, status: result.status, rows: result.manifest.rowCount };
           })),
         );
+        timings.daysMs = Math.round(performance.now() - started);
       } finally {
         await rm(stagingDir, { recursive: true, force: true });
       }
@@ -203,6 +217,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
         unchanged: result.unchanged,
         rows: result.rows,
         errorRows,
+        ...timings,
       },
       'dataset imported',
     );
@@ -290,8 +305,15 @@ function rangeCondition(options: ImportOptions): string {
   return conditions.join(' AND ');
 }
 
+interface DayFingerprint {
+  rows: number;
+  hash: string;
+  /** The day's file statistics, computed here so that writePartition need not scan the file. */
+  stats: Omit<FileStats, 'mtimeMs'>;
+}
+
 interface DayFingerprints {
-  days: Map<Day, { rows: number; hash: string }>;
+  days: Map<Day, DayFingerprint>;
   /** Rows read, good and bad. */
   read: number;
   /** Rows in the import's range plus rows without a day: what the error rate is counted on. */
@@ -300,39 +322,44 @@ interface DayFingerprints {
 }
 
 /**
- * Each day's row count and the sum of its rows' hashes: equal data gives equal sums whatever
- * the files' row order, so a re-import finds the days it would not change without writing them.
+ * Each day's row count, the sum of its rows' hashes (equal data gives equal sums whatever the
+ * files' row order, so a re-import finds the days it would not change without writing them),
+ * and its statistics for the manifest, in one scan. Measured on the 3M flights: the statistics
+ * cost 0.3 s here, against 3.5 s as one query per written day.
  */
 async function fingerprintDays(
   connection: DuckDBConnection,
   rows: string,
-  dataColumns: readonly string[],
+  schema: readonly ColumnSchema[],
   inRange: string,
   files: readonly string[],
 ): Promise<DayFingerprints> {
-  const sql = `SELECT CASE WHEN __reason IS NULL AND ${inRange} THEN strftime(__day, '%Y-%m-%d') END AS day,
-      __reason IS NOT NULL AS bad, count(*)::BIGINT, sum(hash(${dataColumns.join(', ')})::HUGEINT)::VARCHAR
-    FROM ${rows} GROUP BY ALL ORDER BY day`;
+  const stats = fileStatsQuery(schema);
+  const hashed = schema.map((column) => sqlIdentifier(column.name)).join(', ');
+  const sql = `SELECT __group, __bad, __rows, __hash, ${stats.results.join(', ')} FROM (
+      SELECT CASE WHEN __reason IS NULL AND ${inRange} THEN strftime(__day, '%Y-%m-%d') END AS __group,
+        __reason IS NOT NULL AS __bad, count(*)::BIGINT AS __rows, sum(hash(${hashed})::HUGEINT)::VARCHAR AS __hash,
+        ${stats.aggregates.join(', ')}
+      FROM ${rows} GROUP BY ALL)`;
   let result: unknown[][];
   try {
-    result = (await connection.runAndReadAll(sql)).getRows();
+    result = (await connection.runAndReadAll(sql)).getRowsJS();
   } catch (error) {
     throw new DataError(
-      `${files[0]}${files.length > 1 ? ` and ${files.length - 1} more` : ''}: ${String(error)}`,
-      {
-        cause: error,
-      },
+      `${files[0]}${files.length > 1 ? ` and ${files.length - 1} more` : ''}: cannot read: ${firstLine(error)}`,
+      { cause: error },
     );
   }
   const fingerprints: DayFingerprints = { days: new Map(), read: 0, total: 0, errors: 0 };
-  for (const [day, bad, count, hash] of result) {
+  for (const [day, bad, count, hash, ...statValues] of result) {
     const rowCount = Number(count);
     fingerprints.read += rowCount;
     if (bad === true) {
       fingerprints.errors += rowCount;
       fingerprints.total += rowCount;
     } else if (day !== null) {
-      fingerprints.days.set(String(day), { rows: rowCount, hash: String(hash) });
+      const { mtimeMs: _, ...dayStats } = stats.read(statValues, 0);
+      fingerprints.days.set(String(day), { rows: rowCount, hash: String(hash), stats: dayStats });
       fingerprints.total += rowCount;
     }
   }
@@ -349,7 +376,7 @@ function errorSelect(rows: string, schema: readonly ColumnSchema[], format: Impo
 }
 
 /** Moves the staged files of one day into writePartition's folder (same file system: renames). */
-async function moveStagedFiles(stagedDir: string, tempDir: string): Promise<void> {
+async function moveStagedFiles(stagedDir: string, tempDir: string): Promise<number> {
   const names = (await readdir(stagedDir)).filter((name) => name.endsWith('.parquet')).sort();
   if (names.length === 0)
     throw new DataError(`${stagedDir}: expected the day's staged Parquet files, found none`);
@@ -358,6 +385,7 @@ async function moveStagedFiles(stagedDir: string, tempDir: string): Promise<void
       rename(path.join(stagedDir, name), path.join(tempDir, `part-${index}.parquet`)),
     ),
   );
+  return names.length;
 }
 
 /** Runs `write` for each day, a few at once, each on its own DuckDB connection. */
