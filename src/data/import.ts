@@ -34,6 +34,7 @@ import {
   isPartitionCurrent,
   PARTITION_ROW_GROUP_ROWS,
   type PartitionWriteStatus,
+  parquetSchema,
   partitionDir,
   writePartition,
 } from './partitions.ts';
@@ -170,6 +171,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
            TO ${sqlString(stagingDir)} (FORMAT parquet, PARTITION_BY (__day), ROW_GROUP_SIZE ${PARTITION_ROW_GROUP_ROWS})`,
         );
         timings.copyMs = Math.round(performance.now() - started);
+        const writtenSchema = await stagedSchema(connection, stagingDir, stale[0] as Day, schema);
         started = performance.now();
         days.push(
           ...(await writeStagedDays(stale, async (connection2, date) => {
@@ -183,7 +185,11 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
                 fileCount = await moveStagedFiles(path.join(stagingDir, `__day=${date}`), tempDir);
               },
               // A day in one file: the statistics of the scan above are that file's.
-              knownStats: () => (fileCount === 1 ? fingerprint.days.get(date)?.stats : undefined),
+              knownFile: () => {
+                const known = fingerprint.days.get(date);
+                if (fileCount !== 1 || writtenSchema === undefined || known === undefined) return undefined;
+                return { rows: known.rows, schema: writtenSchema, stats: known.stats };
+              },
             });
             log.debug({ date, status: result.status, rows: result.manifest.rowCount }, 'day imported');
             return { date, status: result.status, rows: result.manifest.rowCount };
@@ -373,6 +379,27 @@ function errorSelect(rows: string, schema: readonly ColumnSchema[], format: Impo
   return `SELECT ${json} AS raw, __reason AS reason, ${sqlIdentifier(SOURCE_FILE_COLUMN)} AS source_file,
       ${sourceRow} AS source_row, NULL::VARCHAR AS topic, NULL::INTEGER AS "partition", NULL::BIGINT AS "offset"
     FROM ${rows} WHERE __reason IS NOT NULL ORDER BY source_file, source_row`;
+}
+
+/**
+ * The schema DuckDB reads back from the staged files when it is the source's (the statistics of
+ * the scan were computed for those types); `undefined` when the Parquet writer changed a type
+ * (HUGEINT is written as DOUBLE, for one): each file is then read for its own.
+ */
+async function stagedSchema(
+  connection: DuckDBConnection,
+  stagingDir: string,
+  date: Day,
+  source: readonly ColumnSchema[],
+): Promise<ColumnSchema[] | undefined> {
+  const dayDir = path.join(stagingDir, `__day=${date}`);
+  const first = (await readdir(dayDir)).filter((name) => name.endsWith('.parquet')).sort()[0];
+  if (first === undefined) return undefined;
+  const written = await parquetSchema(connection, path.join(dayDir, first));
+  return columnDifferences(source, written).length === 0 &&
+    written.every((column, index) => column.name === source[index]?.name)
+    ? written
+    : undefined;
 }
 
 /** Moves the staged files of one day into writePartition's folder (same file system: renames). */

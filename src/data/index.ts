@@ -13,6 +13,7 @@ export {
   readContract,
   resolveContract,
 } from './datasetContract.ts';
+export { type DatasetDay, type DatasetSummary, describeDataset, listDatasets } from './datasetList.ts';
 export { addDays, type Day, dayStartMs, daysBetween, parseDay } from './dates.ts';
 export { type DuckSession, openDuckSession, withDuckSession } from './duckdb.ts';
 export { type ErrorSink, errorSinkFile, errorSinkFor } from './errorSink.ts';
