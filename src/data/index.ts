@@ -41,3 +41,4 @@ export {
   type WritePartitionRequest,
   writePartition,
 } from './partitions.ts';
+export { type ParquetInputOptions, resolveParquetInputs } from './scoreInputs.ts';
