@@ -112,8 +112,8 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     const { files, format } = await resolveImportFiles(connection, options.inputs, options.format);
     const relation = sourceRelation(files, format);
     const schema = await describeSource(connection, relation, files);
-    const contract = await contractFor(datasetDir, options, schema);
     const { day, reason } = dayExpressions(schema, options);
+    const contract = await contractFor(datasetDir, options, schema);
     const dataColumns = schema.map((column) => sqlIdentifier(column.name));
     const rows = `(SELECT *, ${day} AS __day, ${reason} AS __reason FROM ${relation})`;
     const inRange = rangeCondition(options);
