@@ -3,6 +3,17 @@
  * applied in DuckDB, bad rows to an error sink, Kafka topics ingested by time range.
  * Knows no metadata database.
  */
+
+export {
+  contractFile,
+  DATASET_CONTRACT_FILE,
+  type DatasetContract,
+  FLIGHTS_CONTRACT,
+  messageSchemaOf,
+  readContract,
+  resolveContract,
+} from './datasetContract.ts';
+export { type DatasetDay, type DatasetSummary, describeDataset, listDatasets } from './datasetList.ts';
 export { addDays, type Day, dayStartMs, daysBetween, parseDay } from './dates.ts';
 export { type DuckSession, openDuckSession, withDuckSession } from './duckdb.ts';
 export { type ErrorSink, errorSinkFile, errorSinkFor } from './errorSink.ts';
@@ -16,6 +27,8 @@ export {
   type PrepareFlightsResult,
   prepareFlights,
 } from './flights.ts';
+export { type ImportedDay, type ImportOptions, type ImportResult, importDataset } from './import.ts';
+export { IMPORT_FORMATS, type ImportFormat } from './importSource.ts';
 export * from './kafka/index.ts';
 export { type ColumnSchema, MANIFEST_FILE, type PartitionManifest, type VerifyLevel } from './manifest.ts';
 export {
@@ -28,3 +41,4 @@ export {
   type WritePartitionRequest,
   writePartition,
 } from './partitions.ts';
+export { type ParquetInputOptions, resolveParquetInputs } from './scoreInputs.ts';

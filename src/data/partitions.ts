@@ -3,15 +3,14 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DataError } from '../errors.ts';
-import { typeFamily } from './contract.ts';
 import { type Day, isDay } from './dates.ts';
-import { sqlIdentifier, sqlString, withDuckSession } from './duckdb.ts';
+import { sqlString, withDuckSession } from './duckdb.ts';
+import { fileStatsQuery } from './fileStats.ts';
 import { sha256File } from './hash.ts';
 import {
   type ColumnSchema,
   currentFileStats,
   type FileStats,
-  MAX_RECORDED_VALUES,
   type ManifestFile,
   newManifest,
   type PartitionManifest,
@@ -108,6 +107,19 @@ export interface WritePartitionRequest {
   inputs: Record<string, string | number>;
   /** Writes the partition's Parquet files into an empty temporary folder. */
   writeFiles(tempDir: string): Promise<void>;
+  /**
+   * What the producer already knows of a written file (by file name), say from the scan that
+   * split its rows by day: its row count, schema as DuckDB reads the file back, and statistics
+   * computed as `fileStatsQuery` does. `undefined` for a file without: it is read for them.
+   * Saves two queries and a scan a file (on 182 days of flights, 3.5 s of a 12 s import).
+   */
+  knownFile?(name: string): KnownFile | undefined;
+}
+
+export interface KnownFile {
+  rows: number;
+  schema: ColumnSchema[];
+  stats: Omit<FileStats, 'mtimeMs'>;
 }
 
 export type PartitionWriteStatus = 'written' | 'unchanged';
@@ -153,7 +165,9 @@ export async function writePartition(
     await request.writeFiles(tempDir);
     const names = (await readdir(tempDir)).filter((name) => name.endsWith('.parquet')).sort();
     const described = await Promise.all(
-      names.map((name) => describeParquetFile(connection, path.join(tempDir, name))),
+      names.map((name) =>
+        describeParquetFile(connection, path.join(tempDir, name), request.knownFile?.(name)),
+      ),
     );
     const schema = described[0]?.schema ?? [];
     // The manifest's schema is its first file's: a file with other columns or types keeps no
@@ -285,7 +299,14 @@ function sameFiles(a: readonly ManifestFile[], b: readonly ManifestFile[]): bool
 async function describeParquetFile(
   connection: DuckDBConnection,
   file: string,
+  known: KnownFile | undefined,
 ): Promise<{ file: ManifestFile; schema: ColumnSchema[] }> {
+  if (known !== undefined) {
+    const [info, sha256] = await Promise.all([stat(file), sha256File(file)]);
+    const stats = { ...known.stats, mtimeMs: info.mtimeMs };
+    const described = { name: path.basename(file), rows: known.rows, bytes: info.size, sha256, stats };
+    return { file: described, schema: known.schema };
+  }
   const reader = await connection.runAndReadAll(
     `SELECT coalesce(sum(num_rows), 0)::BIGINT FROM parquet_file_metadata(${sqlString(file)})`,
   );
@@ -310,53 +331,13 @@ async function readFileStats(
   schema: readonly ColumnSchema[],
   mtimeMs: number,
 ): Promise<FileStats> {
-  const stats: FileStats = { mtimeMs, nullCounts: {}, minimums: {}, values: {} };
-  // Each statistic: an aggregate over the file, then what is returned of it.
-  const selected: {
-    aggregate: string;
-    result?: (aggregated: string) => string;
-    record(value: unknown): void;
-  }[] = [];
-  for (const { name, type } of schema) {
-    const column = sqlIdentifier(name);
-    selected.push({
-      aggregate: `(count(*) - count(${column}))::BIGINT`,
-      record: (value) => {
-        stats.nullCounts[name] = Number(value);
-      },
-    });
-    const family = typeFamily(type);
-    if (family === 'integer' || family === 'float') {
-      // min() ranks NaN above every number; the footer's minimum is absent when a NaN is there.
-      const aggregate = /^(FLOAT|DOUBLE)$/.test(type)
-        ? `CASE WHEN isnan(max(${column})) THEN NULL ELSE min(${column}) END::DOUBLE`
-        : `min(${column})::DOUBLE`;
-      selected.push({
-        aggregate,
-        record: (value) => {
-          if (typeof value === 'number' && Number.isFinite(value)) stats.minimums[name] = value;
-        },
-      });
-    } else if (type === 'VARCHAR') {
-      selected.push({
-        aggregate: `list(DISTINCT ${column}) FILTER (WHERE ${column} IS NOT NULL)`,
-        result: (list) =>
-          `CASE WHEN ${list} IS NULL THEN [] WHEN len(${list}) <= ${MAX_RECORDED_VALUES} THEN list_sort(${list}) END`,
-        record: (value) => {
-          if (Array.isArray(value)) stats.values[name] = value.map(String);
-        },
-      });
-    }
-  }
-  if (selected.length === 0) return stats;
-  const sql = `SELECT ${selected.map((item, index) => item.result?.(`s${index}`) ?? `s${index}`).join(', ')}
-    FROM (SELECT ${selected.map((item, index) => `${item.aggregate} AS s${index}`).join(',\n  ')}
+  const query = fileStatsQuery(schema);
+  if (query.aggregates.length === 0) return query.read([], mtimeMs);
+  const sql = `SELECT ${query.results.join(', ')}
+    FROM (SELECT ${query.aggregates.join(',\n  ')}
       FROM read_parquet(${sqlString(file)}, hive_partitioning = false))`;
   const row = (await connection.runAndReadAll(sql)).getRowsJS()[0] ?? [];
-  selected.forEach((item, index) => {
-    item.record(row[index]);
-  });
-  return stats;
+  return query.read(row, mtimeMs);
 }
 
 /** Column names and DuckDB types of a Parquet file, read from its footer only. */

@@ -3,8 +3,12 @@ import { parseDay, prepareFlights } from '../../data/index.ts';
 import { UsageError } from '../../errors.ts';
 import { configFrom } from '../context.ts';
 import { printJson } from '../format.ts';
+import { registerDataImportCommands } from './dataImport.ts';
 
-/** `data prepare flights [--from D] [--to D]`: the sample dataset as daily partitions. */
+/**
+ * `data prepare flights [--from D] [--to D]`: the sample dataset as daily partitions;
+ * `data import` and `data list` (dataImport.ts): a user's own data.
+ */
 export function registerDataCommands(program: Command): void {
   const data = program
     .command('data')
@@ -40,5 +44,6 @@ export function registerDataCommands(program: Command): void {
       );
     });
   // Nested commands throw instead of exiting, like the rest of the CLI (main turns errors into exit codes).
-  for (const command of [data, prepare, ...prepare.commands]) command.exitOverride();
+  const own = registerDataImportCommands(data);
+  for (const command of [data, prepare, ...prepare.commands, ...own]) command.exitOverride();
 }

@@ -1,7 +1,6 @@
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { listPartitions, type Partition, parseDay } from '../../data/index.ts';
+import { listPartitions, type Partition, parseDay, resolveParquetInputs } from '../../data/index.ts';
 import { UsageError } from '../../errors.ts';
 import { loadModelArtifact } from '../../ml/artifacts.ts';
 import { initBackend } from '../../ml/backend.ts';
@@ -25,7 +24,7 @@ interface TrainFlags {
 
 interface ScoreFlags {
   model: string;
-  input: string;
+  input: string[];
   output: string;
   date?: string;
   from?: string;
@@ -135,8 +134,8 @@ export function registerMlCommands(program: Command): void {
       'the model version, e.g. flights-delay@3, flights-delay@latest or flights-delay@champion',
     )
     .requiredOption(
-      '--input <dir>',
-      'a partition folder (…/date=YYYY-MM-DD), or a dataset folder with --from/--to or --date',
+      '--input <paths...>',
+      'partition folders (…/date=YYYY-MM-DD), a dataset folder with --from/--to or --date, or plain Parquet files, folders of them and globs (their day: their date= folder, else --date)',
     )
     .requiredOption('--output <dir>', 'folder for shard-*.parquet and _manifest.json')
     .option(
@@ -191,32 +190,11 @@ export function registerMlCommands(program: Command): void {
 }
 
 async function resolveInput(flags: ScoreFlags): Promise<Partition[]> {
-  const input = path.resolve(flags.input);
-  const isDir = await stat(input).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-  if (!isDir)
-    throw new UsageError(`--input: expected a partition or dataset folder, found nothing at ${input}`);
-  const base = path.basename(input);
-  const partitions = base.startsWith('date=')
-    ? await listPartitions(path.dirname(input), {
-        from: parseDay(base.slice(5), '--input'),
-        to: parseDay(base.slice(5), '--input'),
-      })
-    : flags.from === undefined && flags.to === undefined && flags.date !== undefined
-      ? // `--input data/flights --date D`: day D, not every day under the folder.
-        await listPartitions(input, {
-          from: parseDay(flags.date, '--date'),
-          to: parseDay(flags.date, '--date'),
-        })
-      : await listPartitions(input, {
-          ...(flags.from ? { from: parseDay(flags.from, '--from') } : {}),
-          ...(flags.to ? { to: parseDay(flags.to, '--to') } : {}),
-        });
-  if (partitions.length === 0)
-    throw new UsageError(`--input: no complete partition (with _manifest.json) at ${input}`);
-  return partitions;
+  return resolveParquetInputs(flags.input, {
+    ...(flags.date ? { date: parseDay(flags.date, '--date') } : {}),
+    ...(flags.from ? { from: parseDay(flags.from, '--from') } : {}),
+    ...(flags.to ? { to: parseDay(flags.to, '--to') } : {}),
+  });
 }
 
 function baselineName(pipeline: {

@@ -29,6 +29,20 @@ export interface KafkaSourceOptions {
    * id makes the partition independent of how the topic was partitioned.
    */
   orderBy?: readonly string[];
+  /**
+   * The column identifying an event: a day's partition keeps one row per id. Last write wins:
+   * the copy with the highest offset (then partition) is kept. A producer that resends an event
+   * after a timeout sends the same payload again, and one that corrects an event sends the
+   * correction later: either way the newest copy is the one the producer meant. Keyed by the id
+   * (as replay does), every copy of an event is in one Kafka partition, where offsets are the
+   * order of sends.
+   */
+  idColumn?: string;
+  /**
+   * DuckDB types the partition's columns are written with (the dataset contract's), when they
+   * differ from the message types (say INTEGER for a BIGINT field, TIMESTAMPTZ for TIMESTAMP).
+   */
+  columnTypes?: Readonly<Record<string, string>>;
 }
 
 export interface KafkaIngestRequest {
@@ -52,6 +66,8 @@ export interface KafkaIngestResult {
   messages: number;
   rows: number;
   errorRows: number;
+  /** Valid messages dropped as copies of an event with the same id (see `idColumn`). */
+  duplicateRows: number;
   errorFile: string | undefined;
   offsets: { partition: number; start: string; end: string }[];
   manifest: PartitionManifest;
@@ -69,6 +85,8 @@ export interface KafkaSource {
  */
 export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   const columns = Object.keys(options.columns);
+  if (options.idColumn !== undefined && !(options.idColumn in options.columns))
+    throw new DataError(`kafkaSource ${options.topic}: idColumn '${options.idColumn}' is not a column`);
   for (const column of options.orderBy ?? []) {
     if (!(column in options.columns))
       throw new DataError(`kafkaSource ${options.topic}: orderBy column '${column}' is not a column`);
@@ -147,16 +165,16 @@ async function ingestInterval(
             (errorFile ? `see ${errorFile}` : 'no error sink was given'),
         );
       }
+      const duplicateRows = await countDuplicates(connection, staging, source.idColumn);
       const result = await writePartition(connection, {
         datasetDir: request.datasetDir,
         dataset: source.dataset,
         date: request.date,
         inputs: { topic, offsets: ranges.map((r) => `${r.partition}:${r.start}-${r.end}`).join(',') },
-        writeFiles: (tempDir) =>
-          copyRows(connection, staging, columns, source.orderBy ?? [], `${tempDir}/part-0.parquet`),
+        writeFiles: (tempDir) => copyRows(connection, staging, source, columns, `${tempDir}/part-0.parquet`),
       });
       log.info(
-        { messages, rows: result.manifest.rowCount, errorRows, status: result.status },
+        { messages, rows: result.manifest.rowCount, errorRows, duplicateRows, status: result.status },
         'kafka interval ingested',
       );
       if (messages === 0) {
@@ -172,6 +190,7 @@ async function ingestInterval(
         messages,
         rows: result.manifest.rowCount,
         errorRows,
+        duplicateRows,
         errorFile,
         offsets: ranges.map((range) => ({
           partition: range.partition,
@@ -186,19 +205,50 @@ async function ingestInterval(
   });
 }
 
-/** A total order (ending in partition and offset): the same messages always give the same bytes. */
+/**
+ * One row per id (the newest copy: see `idColumn`), in a total order (ending in partition and
+ * offset): the same messages always give the same bytes. Columns are cast to `columnTypes`.
+ */
 async function copyRows(
   connection: DuckDBConnection,
   staging: StagingTables,
+  source: KafkaSourceOptions,
   columns: readonly string[],
-  orderBy: readonly string[],
   target: string,
 ): Promise<void> {
-  const order = [...orderBy.map(sqlIdentifier), '__partition', '__offset'].join(', ');
+  const order = [...(source.orderBy ?? []).map(sqlIdentifier), '__partition', '__offset'].join(', ');
+  const selected = columns.map((column) =>
+    castTo(column, source.columns[column], source.columnTypes?.[column]),
+  );
+  const newest =
+    source.idColumn === undefined
+      ? ''
+      : `QUALIFY row_number() OVER (PARTITION BY ${sqlIdentifier(source.idColumn)} ORDER BY __offset DESC, __partition DESC) = 1`;
   await connection.run(
-    `COPY (SELECT ${columns.map(sqlIdentifier).join(', ')} FROM ${staging.rowsTable} ORDER BY ${order})
+    `COPY (SELECT ${selected.join(', ')} FROM (SELECT * FROM ${staging.rowsTable} ${newest}) ORDER BY ${order})
      TO ${sqlString(target)} (FORMAT parquet, ROW_GROUP_SIZE ${PARTITION_ROW_GROUP_ROWS})`,
   );
+}
+
+function castTo(column: string, messageType: string | undefined, type: string | undefined): string {
+  const name = sqlIdentifier(column);
+  if (type === undefined || type === messageType) return name;
+  // Message timestamps are UTC: an instant column reads them as such, whatever DuckDB's TimeZone.
+  if (type === 'TIMESTAMP WITH TIME ZONE' && messageType === 'TIMESTAMP')
+    return `timezone('UTC', ${name}) AS ${name}`;
+  return `CAST(${name} AS ${type}) AS ${name}`;
+}
+
+async function countDuplicates(
+  connection: DuckDBConnection,
+  staging: StagingTables,
+  idColumn: string | undefined,
+): Promise<number> {
+  if (idColumn === undefined) return 0;
+  const reader = await connection.runAndReadAll(
+    `SELECT (count(*) - count(DISTINCT ${sqlIdentifier(idColumn)}))::BIGINT FROM ${staging.rowsTable}`,
+  );
+  return Number(reader.getRows()[0]?.[0] ?? 0);
 }
 
 async function sinkBadMessages(
