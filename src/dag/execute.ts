@@ -24,7 +24,10 @@ class SkipSignal extends Error {
   }
 }
 
-/** A task whose leases expired this often (its process keeps dying) fails instead of looping. */
+/**
+ * A task whose leases expired this often (its process keeps dying) fails instead of looping:
+ * the claim after the third expiry fails it without running it, so it ran 3 times.
+ */
 export const MAX_LEASE_EXPIRATIONS = 3;
 
 export interface ExecuteOptions {
@@ -70,7 +73,7 @@ export async function executeTaskInstance(options: ExecuteOptions): Promise<Exec
 
   if (!task)
     return commit({ kind: 'failed', error: `task '${claim.taskId}' is no longer in DAG '${dag.id}'` });
-  if (claim.leaseExpirations > MAX_LEASE_EXPIRATIONS) {
+  if (claim.leaseExpirations >= MAX_LEASE_EXPIRATIONS) {
     return commit({
       kind: 'failed',
       error: `the lease of this task expired ${claim.leaseExpirations} times: its process keeps dying or stalling (out of memory? a blocked event loop?)`,

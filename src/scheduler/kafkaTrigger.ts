@@ -3,12 +3,13 @@
 // date starts nothing: the run exists, and the unique (dag_id, logical_date) constraint holds
 // even with several trigger consumers in one group or across groups.
 import { DateTime } from 'luxon';
-import { formatLogicalDate, isIsoDate } from '../dag/index.ts';
+import { formatLogicalDate, isIsoDate, parseLogicalDate, runForDay } from '../dag/index.ts';
 import type { Dag } from '../dag/types.ts';
 import type { KafkaClient } from '../data/kafka/client.ts';
 import { errorMessage, UsageError } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { Store } from '../store/index.ts';
+import type { Clock } from './clock.ts';
 import { triggerRun } from './trigger.ts';
 
 /** What a DAG declares: `triggers: [{ kafka: { topic, dateField } }]`. */
@@ -44,6 +45,8 @@ export interface KafkaTriggerOptions {
   /** Read the topic from its start when the group has no committed offset (default false). */
   fromBeginning?: boolean;
   onEvent?: (event: KafkaTriggerEvent) => void;
+  /** "Now", for refusing dates in the future (default: the system clock). */
+  clock?: Clock;
   /** The consumer crashed and kafkajs gave up restarting it: this trigger has stopped. */
   onFailure?: (error: Error) => void;
 }
@@ -57,6 +60,15 @@ export function kafkaTriggerGroupId(dagId: string, topic: string): string {
   return `nightshift-trigger:${dagId}:${topic}`;
 }
 
+/** Rejection reasons quote at most this many characters of what a message held. */
+const QUOTED_CHARACTERS = 200;
+
+/** A message's text in a reason: quoted, and cut (saying so) when it is long. */
+export function quoteForReason(text: string): string {
+  if (text.length <= QUOTED_CHARACTERS) return `'${text}'`;
+  return `'${text.slice(0, QUOTED_CHARACTERS)}…' (${text.length} characters)`;
+}
+
 /** The date a message asks for, or why it cannot be read. */
 export function dateFromMessage(
   value: Buffer | null,
@@ -68,7 +80,9 @@ export function dateFromMessage(
   try {
     parsed = JSON.parse(value.toString('utf8'));
   } catch (error) {
-    return { reason: `not JSON (${errorMessage(error)}): expected a JSON object with '${dateField}'` };
+    return {
+      reason: `not JSON (${quoteForReason(errorMessage(error))}): expected a JSON object with '${dateField}'`,
+    };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return {
@@ -78,7 +92,7 @@ export function dateFromMessage(
   const raw = (parsed as Record<string, unknown>)[dateField];
   if (typeof raw !== 'string') {
     return {
-      reason: `field '${dateField}': expected a date string (YYYY-MM-DD), found ${JSON.stringify(raw) ?? 'nothing'}`,
+      reason: `field '${dateField}': expected a date string (YYYY-MM-DD), found ${raw === undefined ? 'nothing' : quoteForReason(JSON.stringify(raw))}`,
     };
   }
   if (isIsoDate(raw)) return { date: raw };
@@ -86,7 +100,33 @@ export function dateFromMessage(
   if (raw.includes('T') && instant.isValid) {
     return { date: formatLogicalDate(instant.toJSDate(), timezone) };
   }
-  return { reason: `field '${dateField}': expected YYYY-MM-DD or an ISO 8601 instant, found '${raw}'` };
+  return {
+    reason: `field '${dateField}': expected YYYY-MM-DD or an ISO 8601 instant, found ${quoteForReason(raw)}`,
+  };
+}
+
+/**
+ * Why a message may not start a run for `date`, if it may not: before the DAG's `startDate`, or
+ * in the future (the day, or the run's data interval, has not begun at `now`). A message may
+ * say anything; a run for 9999-12-31 would wait forever in the queue, and one for 0001-01-01
+ * would read data that was never meant to exist. A day the schedule skips is refused by
+ * triggerRun.
+ */
+export function refusedTriggerDate(
+  dag: Pick<Dag, 'id' | 'schedule' | 'timezone' | 'startDate'>,
+  date: string,
+  now: Date,
+): string | undefined {
+  if (dag.startDate !== undefined && date < dag.startDate)
+    return `${date} is before the DAG's startDate ${dag.startDate}`;
+  const future = `${date} is in the future: expected a date whose run has begun by ${now.toISOString()}`;
+  if (parseLogicalDate(date, dag.timezone) > now) return future;
+  try {
+    if (runForDay(dag, date).start > now) return future;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+  }
+  return undefined;
 }
 
 async function startRunForMessage(
@@ -95,9 +135,12 @@ async function startRunForMessage(
   trigger: KafkaTriggerSpec,
   value: Buffer | null,
   where: { topic: string; partition: number; offset: string },
+  now: Date,
 ): Promise<KafkaTriggerEvent> {
   const found = dateFromMessage(value, trigger.dateField, dag.timezone);
   if ('reason' in found) return { ...where, outcome: 'rejected', reason: found.reason };
+  const refused = refusedTriggerDate(dag, found.date, now);
+  if (refused) return { ...where, outcome: 'rejected', logicalDate: found.date, reason: refused };
   try {
     const { run, created } = await triggerRun(store, dag, { date: found.date });
     return { ...where, outcome: created ? 'created' : 'exists', logicalDate: found.date, runId: run.id };
@@ -110,7 +153,8 @@ async function startRunForMessage(
 
 /**
  * Consumes the trigger topic and starts one run per date. A message that cannot start a run
- * (not JSON, no date, a day the schedule skips) is logged with its topic, partition and offset,
+ * (not JSON, no date, a day the schedule skips, a date before `startDate` or in the future)
+ * is logged with its topic, partition and offset,
  * and skipped; a database error is thrown, so kafkajs redelivers the message.
  */
 export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<RunningKafkaTrigger> {
@@ -135,7 +179,8 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
     await consumer.run({
       eachMessage: async ({ topic, partition, message }) => {
         const where = { topic, partition, offset: message.offset };
-        const event = await startRunForMessage(store, dag, trigger, message.value, where);
+        const now = (options.clock ?? (() => new Date()))();
+        const event = await startRunForMessage(store, dag, trigger, message.value, where, now);
         if (event.outcome === 'rejected') log.error(event, `trigger message rejected: ${event.reason}`);
         else log.info(event, event.outcome === 'created' ? 'run triggered' : 'run exists; nothing started');
         options.onEvent?.(event);

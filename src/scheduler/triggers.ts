@@ -4,6 +4,7 @@ import type { Dag } from '../dag/types.ts';
 import { kafkaClient, parseBrokers } from '../data/kafka/client.ts';
 import { ConfigError, errorMessage, NightshiftError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
+import type { Clock } from './clock.ts';
 import {
   type KafkaTriggerEvent,
   type KafkaTriggerSpec,
@@ -49,6 +50,8 @@ export interface StartTriggersOptions {
   triggers: readonly DeclaredKafkaTrigger[];
   brokers: readonly string[];
   clientId?: string;
+  /** "Now" for the triggers' date checks (default: the system clock). */
+  clock?: Clock;
   onEvent?: (event: KafkaTriggerEvent & { dagId: string }) => void;
   /** A trigger stopped for good after starting (kafkajs gave up restarting its consumer). */
   onFailure?: (error: NightshiftError) => void;
@@ -104,6 +107,7 @@ export async function startDagTriggers(options: StartTriggersOptions): Promise<R
           trigger: spec,
           kafka,
           fromBeginning: true,
+          clock: options.clock,
           onEvent: (event) => options.onEvent?.({ ...event, dagId: dag.id }),
           onFailure: (error) =>
             options.onFailure?.(

@@ -79,11 +79,17 @@ async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; release
   };
 }
 
-/** Redacts the password of a connection string for logs and messages. */
+/**
+ * Redacts the passwords of a connection string for logs and messages: the one in the user info
+ * and the query's `password` and `sslpassword` (pg reads both forms).
+ */
 export function describeConnectionString(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (/password/i.test(name)) parsed.searchParams.set(name, '***');
+    }
     return parsed.toString();
   } catch {
     return 'postgres (unparseable DATABASE_URL)';

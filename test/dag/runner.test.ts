@@ -426,6 +426,66 @@ describe.each(storeKinds())('runDag on the $kind store', ({ kind, skip }) => {
     },
   );
 
+  it.skipIf(skip)(
+    'runs a task whose process keeps dying 3 times, as documented, then fails it naming why',
+    async () => {
+      const ran: number[] = [];
+      const dag = defineDag({
+        id: 'dying',
+        description: '',
+        defaultTaskOptions: { retries: 5 },
+        tasks: [
+          {
+            id: 'a',
+            run: ({ attempt }) => {
+              ran.push(attempt);
+              return 'ran';
+            },
+          },
+        ],
+      });
+      // Each claim below is an attempt whose process died: it started, and never heartbeat.
+      const dieOnce = async (runId: number) => {
+        const [claim] = await claimTaskInstances(env.store, {
+          scope: { runId },
+          owner: 'dies',
+          limit: 1,
+          leaseMs: 20,
+        });
+        expect(claim?.taskId).toBe('a');
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      };
+      const prepare = async (date: string, deaths: number) => {
+        const { run } = await createOrGetRun(env.store, {
+          dag,
+          logicalDate: day(date),
+          interval: { start: day(date), end: day('2001-04-30') },
+          conf: {},
+          runType: 'manual',
+        });
+        await env.store.query(`UPDATE task_instances SET state = 'queued' WHERE run_id = $1`, [run.id]);
+        for (let death = 0; death < deaths; death++) await dieOnce(run.id);
+      };
+
+      // Two deaths: the third attempt runs.
+      await prepare('2001-04-01', 2);
+      expect((await run(dag, '2001-04-01')).state).toBe('success');
+      expect(ran).toEqual([3]);
+
+      // Three deaths: three attempts ran; no fourth.
+      ran.length = 0;
+      await prepare('2001-04-02', 3);
+      const result = await run(dag, '2001-04-02');
+      expect(result.state).toBe('failed');
+      expect(ran).toEqual([]);
+      const [instance] = await listTaskInstances(env.store, result.run.id);
+      expect(instance).toMatchObject({ state: 'failed', leaseExpirations: 3 });
+      expect(instance?.error).toMatch(/expired 3 times: its process keeps dying/);
+      const attempts = await listTaskAttempts(env.store, result.run.id);
+      expect(attempts.filter((attempt) => attempt.state === 'lease_expired')).toHaveLength(3);
+    },
+  );
+
   it.skipIf(skip)('hands running attempts back on shutdown without using up a retry', async () => {
     const controller = new AbortController();
     let started = 0;

@@ -23,6 +23,9 @@ import { saveCandidateArtifact, trainPipeline } from '../../src/ml/trainPipeline
 
 let dir: string;
 let artifact: SavedArtifact;
+/** The same model, saved as another model's version 1; and another model trained with another seed. */
+let sameWeightsOtherName: SavedArtifact;
+let otherWeights: SavedArtifact;
 let scoring: Partition[];
 /** Scores of the scoring days computed in this thread, by id: what every pool must reproduce. */
 let reference: Map<bigint, number>;
@@ -150,6 +153,14 @@ describe('batch scoring from Parquet partitions to Parquet shards', () => {
       overrides: { epochs: 1 },
     });
     artifact = await saveCandidateArtifact(path.join(dir, 'home'), candidate, 'flights-delay', 1);
+    sameWeightsOtherName = await saveCandidateArtifact(path.join(dir, 'home'), candidate, 'other-model', 1);
+    const reseeded = await trainPipeline({
+      pipeline,
+      partitions: partitions.slice(0, 2),
+      backend,
+      overrides: { epochs: 1, seed: 12345 },
+    });
+    otherWeights = await saveCandidateArtifact(path.join(dir, 'home2'), reseeded, 'flights-delay', 1);
     scoring = partitions.slice(2);
     const { batch } = await readFeatures({
       partitions: scoring,
@@ -248,6 +259,40 @@ describe('batch scoring from Parquet partitions to Parquet shards', () => {
     await writeFile(damaged, (await readFile(damaged)).subarray(0, 100));
     const repair = await run(out, 2);
     expect([repair.skippedShards, repair.scoredShards]).toEqual([first.manifest.shards.length - 1, 1]);
+    await expectReferenceScores(out);
+  });
+
+  it('rescores every shard for another artifact with the same version number, and records which', async () => {
+    const out = path.join(dir, 'artifacts');
+    const first = await run(out, 2);
+    const shards = first.manifest.shards.length;
+    expect(first.manifest.shards.map((shard) => [shard.model, shard.artifactSha256])).toEqual(
+      Array(shards).fill(['flights-delay', artifact.manifestSha256]),
+    );
+    // Another model's version 1 (the same weights: only the name differs).
+    const renamed = await run(out, 2, {
+      model: 'other-model',
+      artifactDir: sameWeightsOtherName.dir,
+      manifestSha256: sameWeightsOtherName.manifestSha256,
+    });
+    expect([renamed.skippedShards, renamed.scoredShards]).toEqual([0, shards]);
+    expect(new Set(renamed.manifest.shards.map((shard) => shard.model))).toEqual(new Set(['other-model']));
+    // The same name and version number, another artifact (a store that was reset, say).
+    expect(otherWeights.manifestSha256).not.toBe(artifact.manifestSha256);
+    const retrained = await run(out, 2, {
+      artifactDir: otherWeights.dir,
+      manifestSha256: otherWeights.manifestSha256,
+    });
+    expect([retrained.skippedShards, retrained.scoredShards]).toEqual([0, shards]);
+    expect(new Set(retrained.manifest.shards.map((shard) => shard.artifactSha256))).toEqual(
+      new Set([otherWeights.manifestSha256]),
+    );
+    const { scores } = await predictions(out);
+    const changed = [...scores].filter(([id, score]) => Math.abs((reference.get(id) ?? 0) - score) > 1e-6);
+    expect(changed.length).toBeGreaterThan(scores.size / 2);
+    // And back: the first artifact's scores again, every shard rescored.
+    const back = await run(out, 2);
+    expect([back.skippedShards, back.scoredShards]).toEqual([0, shards]);
     await expectReferenceScores(out);
   });
 

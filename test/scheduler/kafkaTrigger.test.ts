@@ -5,6 +5,7 @@ import { ensureTopic, kafkaClient } from '../../src/data/kafka/client.ts';
 import {
   dateFromMessage,
   type KafkaTriggerEvent,
+  refusedTriggerDate,
   type RunningKafkaTrigger,
   startKafkaTrigger,
 } from '../../src/scheduler/kafkaTrigger.ts';
@@ -34,6 +35,48 @@ describe('reading the date of a trigger message', () => {
     expect(read('not json')).toMatchObject({ reason: expect.stringMatching(/^not JSON/) });
     expect(read('[1]')).toMatchObject({ reason: expect.stringMatching(/found an array/) });
     expect(read(null)).toMatchObject({ reason: expect.stringMatching(/empty message/) });
+  });
+
+  it('quotes at most 200 characters of what a message held, saying how long it was', () => {
+    const long = 'x'.repeat(100_000);
+    for (const text of [`{"day":"${long}"}`, `{"day":{"nested":"${long}"}}`, `not json ${long}`]) {
+      const found = read(text);
+      expect('reason' in found && found.reason.length, text.slice(0, 30)).toBeLessThan(400);
+    }
+    expect(read(`{"day":"${long}"}`)).toMatchObject({
+      reason: expect.stringMatching(/…' \(100000 characters\)$/),
+    });
+    expect(read('{"day":"yesterday"}')).toMatchObject({
+      reason: expect.stringMatching(/found 'yesterday'$/),
+    });
+  });
+});
+
+describe('the dates a trigger message may ask for', () => {
+  const daily = defineDag({
+    id: 'bounded',
+    description: '',
+    schedule: '0 2 * * *',
+    timezone: 'UTC',
+    startDate: '2001-01-01',
+    tasks: [{ id: 'a', run: () => 1 }],
+  });
+  const now = new Date('2001-03-10T12:00:00Z');
+  it('refuses a date before startDate or whose run has not begun, and accepts the others', () => {
+    expect(refusedTriggerDate(daily, '0001-01-01', now)).toBe(
+      "0001-01-01 is before the DAG's startDate 2001-01-01",
+    );
+    expect(refusedTriggerDate(daily, '2000-12-31', now)).toMatch(/before the DAG's startDate/);
+    expect(refusedTriggerDate(daily, '9999-12-31', now)).toMatch(/^9999-12-31 is in the future/);
+    expect(refusedTriggerDate(daily, '2001-03-11', now)).toMatch(/in the future/);
+    // The day has begun but its interval starts at 02:00.
+    expect(refusedTriggerDate(daily, '2001-03-10', new Date('2001-03-10T01:00:00Z'))).toMatch(
+      /in the future/,
+    );
+    for (const date of ['2001-01-01', '2001-03-09', '2001-03-10'])
+      expect(refusedTriggerDate(daily, date, now), date).toBeUndefined();
+    // Without a startDate only the future is refused.
+    expect(refusedTriggerDate(dag, '0001-01-01', now)).toBeUndefined();
   });
 });
 
@@ -104,5 +147,70 @@ describeWithKafka('Kafka trigger on the real broker', () => {
       ['manual', 'queued'],
       ['manual', 'queued'],
     ]);
+  });
+
+  it('refuses dates before startDate or in the future, and quotes little of a hostile message', async () => {
+    const bounded = defineDag({
+      id: 'kafka-bounded',
+      description: '',
+      schedule: '0 2 * * *',
+      timezone: 'UTC',
+      startDate: '2001-01-01',
+      tasks: [{ id: 'a', run: () => 1 }],
+    });
+    const kafka = kafkaClient(kafkaBrokers() as string[], 'nightshift-trigger-test');
+    const topic = `trigger-${randomUUID()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopic(admin, topic, 1);
+    } finally {
+      await admin.disconnect();
+    }
+    const events: KafkaTriggerEvent[] = [];
+    const running = await startKafkaTrigger({
+      store: env.store,
+      dag: bounded,
+      trigger: { dagId: bounded.id, topic, dateField: 'day' },
+      kafka,
+      groupId: `trigger-test-${randomUUID()}`,
+      fromBeginning: true,
+      clock: () => new Date('2001-03-10T12:00:00Z'),
+      onEvent: (event) => events.push(event),
+    });
+    try {
+      const producer = kafka.producer();
+      await producer.connect();
+      try {
+        await producer.send({
+          topic,
+          messages: [
+            { value: JSON.stringify({ day: '0001-01-01' }) },
+            { value: JSON.stringify({ day: '9999-12-31' }) },
+            { value: JSON.stringify({ day: 'z'.repeat(50_000) }) },
+            { value: JSON.stringify({ day: '2001-03-09' }) },
+          ],
+        });
+      } finally {
+        await producer.disconnect();
+      }
+      const deadline = Date.now() + 30_000;
+      while (events.length < 4 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      await running.stop();
+    }
+    expect(events.map((event) => [event.offset, event.outcome, event.logicalDate])).toEqual([
+      ['0', 'rejected', '0001-01-01'],
+      ['1', 'rejected', '9999-12-31'],
+      ['2', 'rejected', undefined],
+      ['3', 'created', '2001-03-09'],
+    ]);
+    expect(events[0]?.reason).toMatch(/before the DAG's startDate 2001-01-01/);
+    expect(events[1]?.reason).toMatch(/in the future/);
+    expect(events[2]?.reason?.length).toBeLessThan(400);
+    expect(events[2]?.reason).toMatch(/\(50000 characters\)/);
+    const runs = await listRuns(env.store, { dagId: bounded.id });
+    expect(runs.map((run) => run.id)).toEqual([events[3]?.runId]);
   });
 });

@@ -68,6 +68,7 @@ export function registerSchedulerCommand(program: Command): void {
             store,
             triggers,
             brokers,
+            clock,
             onEvent: printTriggerEvent,
             onFailure: (error) => {
               triggerFailure ??= error;

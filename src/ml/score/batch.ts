@@ -4,7 +4,7 @@ import path from 'node:path';
 import { type Partition, rowGroupsOf } from '../../data/index.ts';
 import { childLogger } from '../../log.ts';
 import type { BackendRequest } from '../backend.ts';
-import { completedShard, type ShardSidecar } from './parquetShard.ts';
+import { completedShard, type ShardIdentity, type ShardSidecar } from './parquetShard.ts';
 import { type FileShard, type InputFile, planShards } from './plan.ts';
 import { ScoringPool, type ScoringPoolOptions } from './pool.ts';
 import type { FileShardJob, FileShardResult } from './protocol.ts';
@@ -49,6 +49,7 @@ export interface ShardJobSpec {
   shard: FileShard;
   artifactDir: string;
   manifestSha256: string | undefined;
+  model: string;
   modelVersion: number;
   logicalDate: string;
   outputDir: string;
@@ -96,7 +97,9 @@ export function fileShardJob(spec: ShardJobSpec, attempt: number): FileShardJob 
     kind: 'fileShard',
     shard: spec.shard,
     outputDir: spec.outputDir,
+    model: spec.model,
     modelVersion: spec.modelVersion,
+    artifactSha256: spec.manifestSha256 ?? null,
     logicalDate: spec.logicalDate,
     attempt,
   };
@@ -150,13 +153,14 @@ async function scoreShards(
   const pool = poolFor(shards);
   const done = new Map<string, ShardSidecar>();
   const todo: FileShard[] = [];
+  const identity: ShardIdentity = {
+    model: options.model,
+    modelVersion: options.modelVersion,
+    artifactSha256: options.manifestSha256 ?? null,
+    logicalDate: options.logicalDate,
+  };
   for (const shard of shards) {
-    const complete = await completedShard(
-      options.outputDir,
-      shard,
-      options.modelVersion,
-      options.logicalDate,
-    );
+    const complete = await completedShard(options.outputDir, shard, identity);
     if (complete) done.set(shard.name, complete);
     else todo.push(shard);
   }
@@ -167,6 +171,7 @@ async function scoreShards(
     shard,
     artifactDir: options.artifactDir,
     manifestSha256: options.manifestSha256,
+    model: options.model,
     modelVersion: options.modelVersion,
     logicalDate: options.logicalDate,
     outputDir: options.outputDir,
@@ -175,7 +180,7 @@ async function scoreShards(
     backend: options.backend,
   }));
   const verify = async (shard: FileShard): Promise<void> => {
-    const sidecar = await completedShard(options.outputDir, shard, options.modelVersion, options.logicalDate);
+    const sidecar = await completedShard(options.outputDir, shard, identity);
     if (!sidecar) throw new Error(`shard ${shard.name}: its output did not verify after writing`);
     done.set(shard.name, sidecar);
   };

@@ -17,15 +17,19 @@ import type { FileShardJob, FileShardResult } from './protocol.ts';
 /**
  * One shard's predictions: `<output>/<shard>.parquet` (id, score, model_version, logical_date)
  * and a sidecar `<shard>.json` written after it, recording the inputs and the file's sha256.
- * A rerun skips a shard whose sidecar matches its inputs, model version and date and whose
- * file still has the recorded sum.
+ * A rerun skips a shard whose sidecar matches its inputs, model (name, version and artifact
+ * sum) and date and whose file still has the recorded sum.
  */
 export interface ShardSidecar {
-  format: 2;
+  format: 3;
   shard: string;
   /** Rows [from, to) of each input file (of `fileRows`). */
   inputs: { file: string; sha256: string; fileRows: number; from: number; to: number }[];
+  /** The artifact that scored it: another model with the same version number is another artifact. */
+  model: string;
   modelVersion: number;
+  /** The artifact manifest's sum, as the registry records it (null when scored without one). */
+  artifactSha256: string | null;
   logicalDate: string;
   rows: number;
   errorRows: number;
@@ -42,12 +46,14 @@ export function shardFiles(outputDir: string, shard: string): { parquet: string;
   };
 }
 
-/** The completed shard's sidecar when its output is intact and made from the same inputs. */
+/** What a shard's output was made with, besides its inputs. */
+export type ShardIdentity = Pick<ShardSidecar, 'model' | 'modelVersion' | 'artifactSha256' | 'logicalDate'>;
+
+/** The completed shard's sidecar when its output is intact and made from the same inputs and artifact. */
 export async function completedShard(
   outputDir: string,
   shard: FileShard,
-  modelVersion: number,
-  logicalDate: string,
+  identity: ShardIdentity,
 ): Promise<ShardSidecar | undefined> {
   const files = shardFiles(outputDir, shard.name);
   let sidecar: ShardSidecar;
@@ -57,9 +63,11 @@ export async function completedShard(
     return undefined;
   }
   const sameInputs =
-    sidecar.format === 2 &&
-    sidecar.modelVersion === modelVersion &&
-    sidecar.logicalDate === logicalDate &&
+    sidecar.format === 3 &&
+    sidecar.model === identity.model &&
+    sidecar.modelVersion === identity.modelVersion &&
+    sidecar.artifactSha256 === identity.artifactSha256 &&
+    sidecar.logicalDate === identity.logicalDate &&
     JSON.stringify(sidecar.inputs) === JSON.stringify(shardInputs(shard));
   if (!sameInputs) return undefined;
   const size = await stat(files.parquet).then(
@@ -176,10 +184,12 @@ export async function scoreFileShard(job: FileShardJob, scorer: ShardScorer): Pr
   const bytes = (await stat(files.parquet)).size;
   const sha256 = await sha256File(files.parquet);
   const sidecar: ShardSidecar = {
-    format: 2,
+    format: 3,
     shard: job.shard.name,
     inputs: shardInputs(job.shard),
+    model: job.model,
     modelVersion: job.modelVersion,
+    artifactSha256: job.artifactSha256,
     logicalDate: job.logicalDate,
     rows,
     errorRows: stream.report.errorRows,

@@ -25,7 +25,9 @@ export interface FileShardJob {
   kind: 'fileShard';
   shard: FileShard;
   outputDir: string;
+  model: string;
   modelVersion: number;
+  artifactSha256: string | null;
   logicalDate: string;
   /** Attempt number, 1-based: names the temporary output so a retry never reuses a torn file. */
   attempt: number;
