@@ -86,7 +86,17 @@ async function managedPartitions(
   if (entries.includes(MANIFEST_FILE)) {
     throw new UsageError(`--input ${dir}: a folder with ${MANIFEST_FILE} must be named date=YYYY-MM-DD`);
   }
-  if (!entries.some((entry) => entry.startsWith('date='))) return undefined;
+  // A dataset folder has partitions with manifests; `date=` folders of plain files are plain.
+  const dated = entries.filter((entry) => entry.startsWith('date='));
+  const manifests = await Promise.all(
+    dated.map((entry) =>
+      stat(path.join(dir, entry, MANIFEST_FILE)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  if (!manifests.includes(true)) return undefined;
   const window =
     options.from === undefined && options.to === undefined && options.date !== undefined
       ? { from: options.date, to: options.date } // `--input data/flights --date D`: day D only
