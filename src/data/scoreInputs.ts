@@ -205,3 +205,34 @@ async function describePlainFiles(dir: string, date: Day, names: readonly string
   });
   return { date, dir, manifest, files: sorted.map((name) => path.join(dir, name)) };
 }
+
+/**
+ * A scoring worker's view of plain files (a folder without a manifest): each file's sha256 is
+ * checked against the one the plan recorded when the inputs were resolved, so the bytes scored
+ * are the ones the planner saw and the predictions' lineage names.
+ */
+export async function plainPartitionOf(
+  dir: string,
+  date: Day,
+  files: readonly { file: string; sha256: string; rows: number }[],
+): Promise<Partition> {
+  const described = [];
+  for (const { file, sha256, rows } of files) {
+    const [info, found] = await Promise.all([stat(file), sha256File(file)]);
+    if (found !== sha256) {
+      throw new DataError(
+        `${file}: expected sha256 ${sha256} as planned, found ${found}: the file changed since; score it again`,
+      );
+    }
+    described.push({ name: path.basename(file), rows, bytes: info.size, sha256 });
+  }
+  const manifest = newManifest({
+    dataset: path.basename(dir),
+    date,
+    rowCount: described.reduce((sum, file) => sum + file.rows, 0),
+    schema: [],
+    files: described,
+    inputs: { plainFiles: described.length },
+  });
+  return { date, dir, manifest, files: files.map(({ file }) => file) };
+}
