@@ -94,7 +94,10 @@ const imported = results.import as Measured;
 console.log(`source ${SOURCE}`);
 console.log(describe('DuckDB COPY ... (PARTITION_BY (day))', duckdb));
 console.log(describe('nightshift data import (manifests, statistics, sha256, atomic days)', imported));
-console.log(`ratio import/DuckDB rows/s: ${(rowsPerSecond(imported) / rowsPerSecond(duckdb)).toFixed(2)}`);
+console.log(
+  `ratio import/DuckDB rows/s: ${(rowsPerSecond(imported) / rowsPerSecond(duckdb)).toFixed(2)} wall; ` +
+    `${(median(duckdb.cpuMs) / median(imported.cpuMs)).toFixed(2)} by CPU time (steadier on a shared machine)`,
+);
 console.log(
   `median of ${RUNS} runs each; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB; ` +
     `${os.cpus().length} cores, load average ${os.loadavg()[0]?.toFixed(1)} (other work on the machine slows every figure)`,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -117,60 +117,80 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     const dataColumns = schema.map((column) => sqlIdentifier(column.name));
     const rows = `(SELECT *, ${day} AS __day, ${reason} AS __reason FROM ${relation})`;
     const inRange = rangeCondition(options);
+    const days: ImportedDay[] = [];
+    let errors = { errorRows: 0, errorFile: undefined as string | undefined, read: 0 };
 
     const timings = { fingerprintMs: 0, copyMs: 0, daysMs: 0 };
+    const stagingDir = path.join(datasetDir, `.import-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const copySql = (only: string) =>
+      `COPY (SELECT ${dataColumns.join(', ')}, strftime(__day, '%Y-%m-%d') AS __day FROM ${rows}
+         WHERE __reason IS NULL AND ${inRange} AND ${only})
+       TO ${sqlString(stagingDir)} (FORMAT parquet, PARTITION_BY (__day), ROW_GROUP_SIZE ${PARTITION_ROW_GROUP_ROWS})`;
+    // A dataset without days yet has every day to write: its COPY (to the staging folder only,
+    // removed if the import fails) runs beside the fingerprint scan, on a second connection of
+    // the same engine, filling the cores the other leaves idle. On 3M flights (2 cores, loaded)
+    // the import took about 0.8 of the time of the two in turn.
+    const fresh = !(await hasDays(datasetDir));
+    const copySession = fresh ? await openDuckSession() : undefined;
     let started = performance.now();
-    const fingerprint = await fingerprintDays(connection, rows, schema, inRange, files);
-    timings.fingerprintMs = Math.round(performance.now() - started);
-    const errorRows = fingerprint.errors;
-    const considered = fingerprint.total;
-    const maxErrorRate = options.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE;
-    const errorFile =
-      options.errorSink === undefined
-        ? undefined
-        : await writeErrorFile(
-            connection,
-            options.errorSink,
-            options.date ?? new Date().toISOString().slice(0, 10),
-            errorSelect(rows, schema, format),
-            errorRows,
-          );
-    if (considered > 0 && errorRows / considered > maxErrorRate) {
-      throw new DataError(
-        `${options.dataset}: ${errorRows} of ${considered} rows (${((100 * errorRows) / considered).toFixed(2)}%) ` +
-          `have no valid day in ${options.dateColumn ?? '--date'}, more than maxErrorRate ${(100 * maxErrorRate).toFixed(2)}%; ` +
-          `nothing written; ${errorFile ? `see ${errorFile}` : 'no error sink was given'}`,
-      );
-    }
-
-    const duckdb = duckdbVersion();
-    const inputsOf = (date: Day) => ({
-      importer: IMPORT_LAYOUT_VERSION,
-      duckdb,
-      columns: schema.map((column) => `${column.name} ${column.type}`).join(', '),
-      rows: fingerprint.days.get(date)?.rows ?? 0,
-      rowsHash: fingerprint.days.get(date)?.hash ?? '',
-    });
-    const days: ImportedDay[] = [];
-    const stale: Day[] = [];
-    for (const [date, { rows: count }] of fingerprint.days) {
-      if (await isPartitionCurrent(partitionDir(datasetDir, date), inputsOf(date))) {
-        days.push({ date, status: 'unchanged', rows: count });
-      } else stale.push(date);
-    }
-    await mkdir(datasetDir, { recursive: true });
-    if (stale.length > 0) {
-      const stagingDir = path.join(datasetDir, `.import-${process.pid}-${randomBytes(4).toString('hex')}`);
-      try {
-        const allDays = stale.length === fingerprint.days.size;
-        started = performance.now();
-        const only = allDays ? 'true' : `strftime(__day, '%Y-%m-%d') IN (${stale.map(sqlString).join(', ')})`;
-        await connection.run(
-          `COPY (SELECT ${dataColumns.join(', ')}, strftime(__day, '%Y-%m-%d') AS __day FROM ${rows}
-             WHERE __reason IS NULL AND ${inRange} AND ${only})
-           TO ${sqlString(stagingDir)} (FORMAT parquet, PARTITION_BY (__day), ROW_GROUP_SIZE ${PARTITION_ROW_GROUP_ROWS})`,
+    let succeeded = false;
+    let earlyCopy: Promise<unknown> | undefined;
+    try {
+      if (copySession !== undefined) {
+        await mkdir(datasetDir, { recursive: true });
+        earlyCopy = copySession.connection.run(copySql('true')).then(() => {
+          timings.copyMs = Math.round(performance.now() - started);
+        });
+        earlyCopy.catch(() => undefined);
+      }
+      const fingerprint = await fingerprintDays(connection, rows, schema, inRange, files);
+      timings.fingerprintMs = Math.round(performance.now() - started);
+      const errorRows = fingerprint.errors;
+      const considered = fingerprint.total;
+      const maxErrorRate = options.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE;
+      const errorFile =
+        options.errorSink === undefined
+          ? undefined
+          : await writeErrorFile(
+              connection,
+              options.errorSink,
+              options.date ?? new Date().toISOString().slice(0, 10),
+              errorSelect(rows, schema, format),
+              errorRows,
+            );
+      if (considered > 0 && errorRows / considered > maxErrorRate) {
+        throw new DataError(
+          `${options.dataset}: ${errorRows} of ${considered} rows (${((100 * errorRows) / considered).toFixed(2)}%) ` +
+            `have no valid day in ${options.dateColumn ?? '--date'}, more than maxErrorRate ${(100 * maxErrorRate).toFixed(2)}%; ` +
+            `nothing written; ${errorFile ? `see ${errorFile}` : 'no error sink was given'}`,
         );
-        timings.copyMs = Math.round(performance.now() - started);
+      }
+
+      const duckdb = duckdbVersion();
+      const inputsOf = (date: Day) => ({
+        importer: IMPORT_LAYOUT_VERSION,
+        duckdb,
+        columns: schema.map((column) => `${column.name} ${column.type}`).join(', '),
+        rows: fingerprint.days.get(date)?.rows ?? 0,
+        rowsHash: fingerprint.days.get(date)?.hash ?? '',
+      });
+      const stale: Day[] = [];
+      for (const [date, { rows: count }] of fingerprint.days) {
+        if (!fresh && (await isPartitionCurrent(partitionDir(datasetDir, date), inputsOf(date)))) {
+          days.push({ date, status: 'unchanged', rows: count });
+        } else stale.push(date);
+      }
+      await mkdir(datasetDir, { recursive: true });
+      if (stale.length > 0) {
+        if (earlyCopy !== undefined) await earlyCopy;
+        else {
+          started = performance.now();
+          const allDays = stale.length === fingerprint.days.size;
+          await connection.run(
+            copySql(allDays ? 'true' : `strftime(__day, '%Y-%m-%d') IN (${stale.map(sqlString).join(', ')})`),
+          );
+          timings.copyMs = Math.round(performance.now() - started);
+        }
         const writtenSchema = await stagedSchema(connection, stagingDir, stale[0] as Day, schema);
         started = performance.now();
         days.push(
@@ -196,9 +216,16 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
           })),
         );
         timings.daysMs = Math.round(performance.now() - started);
-      } finally {
-        await rm(stagingDir, { recursive: true, force: true });
       }
+      errors = { errorRows, errorFile, read: fingerprint.read };
+      succeeded = true;
+    } finally {
+      // The COPY must end before its staging folder goes (and before its connection closes).
+      await earlyCopy?.catch(() => undefined);
+      copySession?.close();
+      await rm(stagingDir, { recursive: true, force: true });
+      // A failed first import leaves no empty dataset folder behind.
+      if (fresh && !succeeded) await rmdir(datasetDir).catch(() => undefined);
     }
     await writeContract(datasetDir, contract);
     days.sort((a, b) => (a.date < b.date ? -1 : 1));
@@ -207,10 +234,10 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
       datasetDir,
       format,
       files,
-      rowsRead: fingerprint.read,
+      rowsRead: errors.read,
       rows: days.reduce((sum, d) => sum + d.rows, 0),
-      errorRows,
-      errorFile,
+      errorRows: errors.errorRows,
+      errorFile: errors.errorFile,
       days,
       written: days.filter((d) => d.status === 'written').length,
       unchanged: days.filter((d) => d.status === 'unchanged').length,
@@ -222,13 +249,18 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
         written: result.written,
         unchanged: result.unchanged,
         rows: result.rows,
-        errorRows,
+        errorRows: result.errorRows,
         ...timings,
       },
       'dataset imported',
     );
     return result;
   });
+}
+
+async function hasDays(datasetDir: string): Promise<boolean> {
+  const entries = await readdir(datasetDir).catch(() => [] as string[]);
+  return entries.some((entry) => entry.startsWith('date='));
 }
 
 function checkOptions(options: ImportOptions): void {

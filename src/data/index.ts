@@ -12,6 +12,7 @@ export {
   messageSchemaOf,
   readContract,
   resolveContract,
+  writeContract,
 } from './datasetContract.ts';
 export { type DatasetDay, type DatasetSummary, describeDataset, listDatasets } from './datasetList.ts';
 export { addDays, type Day, dayStartMs, daysBetween, parseDay } from './dates.ts';

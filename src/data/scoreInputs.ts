@@ -86,7 +86,17 @@ async function managedPartitions(
   if (entries.includes(MANIFEST_FILE)) {
     throw new UsageError(`--input ${dir}: a folder with ${MANIFEST_FILE} must be named date=YYYY-MM-DD`);
   }
-  if (!entries.some((entry) => entry.startsWith('date='))) return undefined;
+  // A dataset folder has partitions with manifests; `date=` folders of plain files are plain.
+  const dated = entries.filter((entry) => entry.startsWith('date='));
+  const manifests = await Promise.all(
+    dated.map((entry) =>
+      stat(path.join(dir, entry, MANIFEST_FILE)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  if (!manifests.includes(true)) return undefined;
   const window =
     options.from === undefined && options.to === undefined && options.date !== undefined
       ? { from: options.date, to: options.date } // `--input data/flights --date D`: day D only
@@ -194,4 +204,35 @@ async function describePlainFiles(dir: string, date: Day, names: readonly string
     inputs: { plainFiles: sorted.length },
   });
   return { date, dir, manifest, files: sorted.map((name) => path.join(dir, name)) };
+}
+
+/**
+ * A scoring worker's view of plain files (a folder without a manifest): each file's sha256 is
+ * checked against the one the plan recorded when the inputs were resolved, so the bytes scored
+ * are the ones the planner saw and the predictions' lineage names.
+ */
+export async function plainPartitionOf(
+  dir: string,
+  date: Day,
+  files: readonly { file: string; sha256: string; rows: number }[],
+): Promise<Partition> {
+  const described = [];
+  for (const { file, sha256, rows } of files) {
+    const [info, found] = await Promise.all([stat(file), sha256File(file)]);
+    if (found !== sha256) {
+      throw new DataError(
+        `${file}: expected sha256 ${sha256} as planned, found ${found}: the file changed since; score it again`,
+      );
+    }
+    described.push({ name: path.basename(file), rows, bytes: info.size, sha256 });
+  }
+  const manifest = newManifest({
+    dataset: path.basename(dir),
+    date,
+    rowCount: described.reduce((sum, file) => sum + file.rows, 0),
+    schema: [],
+    files: described,
+    inputs: { plainFiles: described.length },
+  });
+  return { date, dir, manifest, files: files.map(({ file }) => file) };
 }

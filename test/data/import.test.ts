@@ -148,6 +148,8 @@ describe('data import', () => {
     );
     expect(await dayDirs(path.join(root, 'shop'))).toEqual([]);
     expect(await readContract(path.join(root, 'shop'))).toBeUndefined();
+    // Nor a staging folder, nor an empty dataset folder.
+    expect(await readdir(root)).toEqual(['events.csv']);
   });
 
   it('imports a one-day file with --date, and refuses rows of another day in its date column', async () => {

@@ -7,7 +7,9 @@ import { openDuckSession, sqlString } from '../../data/duckdb.ts';
 // Not data/index.ts: that also loads kafkajs, 70-150 ms of every scoring worker's start.
 import { openFeatureStream, parseFittedFeatures, type RowRange } from '../../data/features/index.ts';
 import { sha256File } from '../../data/hash.ts';
+import { readManifest } from '../../data/manifest.ts';
 import { readPartition } from '../../data/partitions.ts';
+import { plainPartitionOf } from '../../data/scoreInputs.ts';
 import { DataError, NightshiftError } from '../../errors.ts';
 import type { InputLayout } from '../inputs.ts';
 import { predictScores } from '../predict.ts';
@@ -253,6 +255,13 @@ async function shardPartitions(shard: FileShard) {
   const partitions = [];
   for (const [dir, wanted] of byDir) {
     const date = path.basename(dir).replace(/^date=/, '');
+    if ((await readManifest(dir)) === undefined) {
+      // Plain Parquet files (score --input file/glob): checked against the plan's sums.
+      const pieces = shard.pieces.filter((piece) => wanted.has(piece.file));
+      const files = pieces.map((piece) => ({ file: piece.file, sha256: piece.sha256, rows: piece.fileRows }));
+      partitions.push(await plainPartitionOf(dir, pieces[0]?.date ?? date, files));
+      continue;
+    }
     const partition = await readPartition(path.dirname(dir), date);
     if (partition === undefined) {
       throw new DataError(`${dir}: expected a complete partition (with _manifest.json), found none`, {
