@@ -28,3 +28,4 @@ export {
   type WritePartitionRequest,
   writePartition,
 } from './partitions.ts';
+export { type PartitionWindow, readWindow } from './window.ts';
