@@ -1,12 +1,12 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { listPartitions, type Partition, parseDay } from '../../data/index.ts';
+import { listPartitions, type Partition, parseDay, readWindow } from '../../data/index.ts';
 import { UsageError } from '../../errors.ts';
 import { loadModelArtifact } from '../../ml/artifacts.ts';
 import { initBackend } from '../../ml/backend.ts';
 import { loadPipeline } from '../../ml/pipeline.ts';
-import { scoreBatch } from '../../ml/score/index.ts';
+import { describeIncompleteOutput, scoreBatch } from '../../ml/score/index.ts';
 import { trainPipeline } from '../../ml/trainPipeline.ts';
 import { resolveModelRef } from '../../registry/aliases.ts';
 import { registerCandidate } from '../../registry/registerCandidate.ts';
@@ -20,6 +20,7 @@ interface TrainFlags {
   seed?: number;
   epochs?: number;
   warmStart?: number;
+  allowGaps?: boolean;
   json?: boolean;
 }
 
@@ -53,16 +54,24 @@ export function registerMlCommands(program: Command): void {
       'start from this version of the model',
       parsePositiveInteger('--warm-start'),
     )
+    .option(
+      '--allow-gaps',
+      'train even when days of the window have no complete partition (the lineage records them)',
+    )
     .option('--json', 'print the registered version as JSON')
     .action(async (pipelineName: string, flags: TrainFlags, command: Command) => {
       const config = configFrom(command);
       const pipeline = await loadPipeline(pipelineName);
       const from = parseDay(flags.from, '--from');
       const to = parseDay(flags.to, '--to');
-      const partitions = await listPartitions(path.join(config.dataDir, pipeline.model.dataset), {
-        from,
-        to,
+      const window = await readWindow(path.join(config.dataDir, pipeline.model.dataset), from, to, {
+        allowGaps: flags.allowGaps,
+        what: `train ${pipeline.name}`,
       });
+      const { partitions } = window;
+      if (window.missing.length > 0) {
+        process.stderr.write(`--allow-gaps: training without ${window.missing.join(', ')}\n`);
+      }
       if (partitions.length === 0) {
         throw new UsageError(
           `no ${pipeline.model.dataset} partitions from ${from} to ${to} under ${config.dataDir}`,
@@ -99,6 +108,7 @@ export function registerMlCommands(program: Command): void {
           home: config.home,
           pipeline,
           backend,
+          window: { from, to, missing: window.missing },
           ...(flags.warmStart === undefined
             ? {}
             : { warmStartFrom: { model: pipeline.model.name, version: flags.warmStart } }),
@@ -175,6 +185,7 @@ export function registerMlCommands(program: Command): void {
           if (process.stderr.isTTY && !flags.json)
             process.stderr.write(`\rshards ${done}/${total}, ${rows.toLocaleString('en-US')} rows`);
         },
+        onIncomplete: (incomplete) => process.stderr.write(`${describeIncompleteOutput(incomplete)}\n`),
       });
       if (process.stderr.isTTY && !flags.json) process.stderr.write('\n');
       if (flags.json) {
@@ -209,10 +220,17 @@ async function resolveInput(flags: ScoreFlags): Promise<Partition[]> {
           from: parseDay(flags.date, '--date'),
           to: parseDay(flags.date, '--date'),
         })
-      : await listPartitions(input, {
-          ...(flags.from ? { from: parseDay(flags.from, '--from') } : {}),
-          ...(flags.to ? { to: parseDay(flags.to, '--to') } : {}),
-        });
+      : flags.from !== undefined && flags.to !== undefined
+        ? // A window asked for is scored whole, or not at all: a missing day is named.
+          (
+            await readWindow(input, parseDay(flags.from, '--from'), parseDay(flags.to, '--to'), {
+              what: '--input',
+            })
+          ).partitions
+        : await listPartitions(input, {
+            ...(flags.from ? { from: parseDay(flags.from, '--from') } : {}),
+            ...(flags.to ? { to: parseDay(flags.to, '--to') } : {}),
+          });
   if (partitions.length === 0)
     throw new UsageError(`--input: no complete partition (with _manifest.json) at ${input}`);
   return partitions;
