@@ -36,6 +36,24 @@ export class DagValidationError extends NightshiftError {
 /** Input data broke its contract (missing column, wrong type, corrupt file, malformed message). */
 export class DataError extends NightshiftError {}
 
+/**
+ * A file's bytes are not those its manifest recorded (bit rot, a partial copy, tampering). Never
+ * retriable: reading the same bytes again gives the same sum.
+ */
+export class ChecksumError extends DataError {
+  readonly file: string;
+  readonly expected: string;
+  readonly found: string;
+  constructor(file: string, expected: string, found: string, options: { detail?: string } = {}) {
+    super(
+      `${file}: expected sha256 ${expected} as its manifest records, found ${found}: the file is corrupt or was changed after it was written${options.detail ? `; ${options.detail}` : ''}`,
+    );
+    this.file = file;
+    this.expected = expected;
+    this.found = found;
+  }
+}
+
 /** The embedded store's folder is held by another process. */
 export class StoreLockedError extends NightshiftError {}
 

@@ -43,3 +43,4 @@ export {
   writePartition,
 } from './partitions.ts';
 export { type ParquetInputOptions, resolveParquetInputs } from './scoreInputs.ts';
+export { type PartitionWindow, readWindow } from './window.ts';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { DataError } from '../errors.ts';
+import { ChecksumError, DataError } from '../errors.ts';
 import { type Day, isDay } from './dates.ts';
 import { sqlString, withDuckSession } from './duckdb.ts';
 import { fileStatsQuery } from './fileStats.ts';
@@ -17,7 +17,6 @@ import {
   readManifest,
   sameInputs,
   statsDescribe,
-  type VerifyLevel,
   verifyManifestFiles,
   writeManifest,
 } from './manifest.ts';
@@ -47,13 +46,13 @@ export interface ListPartitionsOptions {
   from?: Day;
   /** Last day included. */
   to?: Day;
-  /** `size` (default) catches missing and truncated files; `sha256` reads every byte. */
-  verify?: VerifyLevel;
 }
 
 /**
- * The complete partitions of a dataset in date order. A folder without `_manifest.json` is being
- * written, was left by a crash or was copied by hand: it is skipped, never half-read.
+ * The complete partitions of a dataset in date order, every file checked against its manifest's
+ * sha256 (see `readPartition`). A folder without `_manifest.json` is being written, was left by
+ * a crash or was copied by hand: it is skipped, never half-read. A caller that asked for a
+ * window of days and needs all of them uses `readWindow` (window.ts), which names the missing.
  */
 export async function listPartitions(
   datasetDir: string,
@@ -78,25 +77,31 @@ export async function listPartitions(
     .sort();
   const partitions: Partition[] = [];
   for (const date of dates) {
-    const partition = await readPartition(datasetDir, date, options.verify);
+    const partition = await readPartition(datasetDir, date);
     if (partition !== undefined) partitions.push(partition);
   }
   return partitions;
 }
 
-/** One day's partition, checked as `listPartitions` checks it; undefined without a manifest. */
+/**
+ * One day's partition, undefined without a manifest. Its manifest names only files of its own
+ * folder (readManifest refuses others), and every file it lists (or, with `only`, those of
+ * them) has the manifest's size and sha256: the bytes a reader then gives DuckDB are the ones
+ * the lineage records. A mismatch throws ChecksumError naming the file and both sums.
+ */
 export async function readPartition(
   datasetDir: string,
   date: Day,
-  verify: VerifyLevel = 'size',
+  only?: ReadonlySet<string>,
 ): Promise<Partition | undefined> {
   const dir = partitionDir(datasetDir, date);
   const manifest = await readManifest(dir);
   if (manifest === undefined) return undefined;
-  await verifyManifestFiles(dir, manifest, verify).catch((error: unknown) =>
+  await verifyManifestFiles(dir, manifest, 'sha256', only).catch((error: unknown) =>
     explainChangedFiles(dir, manifest, error),
   );
-  return { date, dir, manifest, files: manifest.files.map((file) => path.join(dir, file.name)) };
+  const files = manifest.files.map((file) => path.join(dir, file.name));
+  return { date, dir, manifest, files: only === undefined ? files : files.filter((file) => only.has(file)) };
 }
 
 export interface WritePartitionRequest {
@@ -237,6 +242,11 @@ async function explainChangedFiles(dir: string, manifest: PartitionManifest, err
       if (differences.length > 0) details.push(`${location}: ${differences.join('; ')}`);
     }
   }).catch(() => undefined);
+  if (error instanceof ChecksumError) {
+    throw details.length > 0
+      ? new ChecksumError(error.file, error.expected, error.found, { detail: details.join('; ') })
+      : error;
+  }
   const message = error instanceof Error ? error.message : String(error);
   throw new DataError(details.length > 0 ? `${message}; ${details.join('; ')}` : message, { cause: error });
 }

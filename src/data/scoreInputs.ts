@@ -6,6 +6,7 @@ import { sqlString, withDuckSession } from './duckdb.ts';
 import { sha256File } from './hash.ts';
 import { MANIFEST_FILE, newManifest, readManifest } from './manifest.ts';
 import { listPartitions, type Partition, readPartition } from './partitions.ts';
+import { readWindow } from './window.ts';
 
 export interface ParquetInputOptions {
   /** The day of files outside any `date=` folder; with a dataset folder alone, the day read. */
@@ -101,7 +102,11 @@ async function managedPartitions(
     options.from === undefined && options.to === undefined && options.date !== undefined
       ? { from: options.date, to: options.date } // `--input data/flights --date D`: day D only
       : { ...(options.from ? { from: options.from } : {}), ...(options.to ? { to: options.to } : {}) };
-  const partitions = await listPartitions(dir, window);
+  const partitions =
+    options.from !== undefined && options.to !== undefined
+      ? // A window asked for is scored whole, or not at all: a missing day is named.
+        (await readWindow(dir, options.from, options.to, { what: '--input' })).partitions
+      : await listPartitions(dir, window);
   if (partitions.length === 0)
     throw new UsageError(`--input: no complete partition (with ${MANIFEST_FILE}) at ${dir}`);
   return partitions;

@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { plainNameProblem } from '../data/fileNames.ts';
 import { NightshiftError, UsageError } from '../errors.ts';
 
 /**
@@ -200,9 +201,18 @@ export async function readVerifiedArtifact(
   if (manifest?.format !== ARTIFACT_FORMAT || !Array.isArray(manifest.files)) {
     throw new ArtifactError(manifestFile, `expected artifact manifest format ${ARTIFACT_FORMAT} with files`);
   }
+  for (const entry of manifest.files) {
+    const problem = plainNameProblem(entry?.name);
+    if (problem !== undefined) {
+      throw new ArtifactError(
+        manifestFile,
+        `lists ${JSON.stringify(entry?.name)}: ${problem}; refusing to load the artifact`,
+      );
+    }
+  }
   const files = new Map<string, Buffer>();
   for (const entry of manifest.files) {
-    const file = path.join(dir, path.basename(entry.name));
+    const file = path.join(dir, entry.name);
     const data = await readOrExplain(file);
     const sum = sha256Hex(data);
     if (data.byteLength !== entry.bytes || sum !== entry.sha256) {

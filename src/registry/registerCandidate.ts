@@ -10,6 +10,8 @@ export interface RegisterCandidateOptions {
   pipeline: PipelineDefinition;
   backend: BackendChoice;
   warmStartFrom?: { model: string; version: number };
+  /** The window of days asked for, and the days of it trained without (allowed gaps). */
+  window?: { from: string; to: string; missing: string[] };
 }
 
 /** Saves a trained candidate's artifact under its new number and registers it with its lineage. */
@@ -45,6 +47,7 @@ export async function registerCandidate(
         featuresId: candidate.fitted.id,
       },
       warmStartFrom: options.warmStartFrom ?? null,
+      ...(options.window === undefined ? {} : { window: options.window }),
     },
     trainingCurves: candidate.training.curves,
     writeArtifact: (version) =>

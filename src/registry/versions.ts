@@ -23,6 +23,11 @@ export interface ModelVersionLineage {
   /** Training settings as run (epochs, batch size...), and what they started from. */
   settings: Record<string, unknown>;
   warmStartFrom?: { model: string; version: number } | null;
+  /**
+   * The training window asked for; `missing` lists its days that had no complete partition and
+   * were trained without (`train --allow-gaps`). Absent in versions registered before.
+   */
+  window?: { from: string; to: string; missing: string[] };
 }
 
 export interface ModelVersion {

@@ -1,8 +1,7 @@
 import path from 'node:path';
 import type { NightshiftConfig } from '../config.ts';
 import type { JsonObject, TaskContext, TaskDefinition } from '../dag/types.ts';
-import { addDays, listPartitions, type Partition } from '../data/index.ts';
-import { DataError } from '../errors.ts';
+import { type Partition, readWindow } from '../data/index.ts';
 import { loadPipeline, type PipelineDefinition } from '../ml/pipeline.ts';
 import type { RollbackInput, RuleSpec } from '../validation/index.ts';
 import { ingestTask } from './ingest.ts';
@@ -72,16 +71,8 @@ export function planNightly(options: NightlyOptions): () => Promise<NightlyPlan>
       windowDays,
       datasetDir,
       async partitions(config, from, to) {
-        const found = await listPartitions(datasetDir(config), { from, to });
-        const have = new Set(found.map((partition) => partition.date));
-        const missing: string[] = [];
-        for (let day = from; day <= to; day = addDays(day, 1)) if (!have.has(day)) missing.push(day);
-        if (missing.length > 0) {
-          throw new DataError(
-            `${loaded.model.dataset}: expected complete partitions from ${from} to ${to} under ${datasetDir(config)}, missing ${missing.join(', ')}`,
-          );
-        }
-        return found;
+        const window = await readWindow(datasetDir(config), from, to, { what: loaded.model.dataset });
+        return window.partitions;
       },
     };
   };

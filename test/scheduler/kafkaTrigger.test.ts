@@ -5,8 +5,8 @@ import { ensureTopic, kafkaClient } from '../../src/data/kafka/client.ts';
 import {
   dateFromMessage,
   type KafkaTriggerEvent,
-  refusedTriggerDate,
   type RunningKafkaTrigger,
+  refusedTriggerDate,
   startKafkaTrigger,
 } from '../../src/scheduler/kafkaTrigger.ts';
 import { describeWithKafka, kafkaBrokers } from '../helpers/services.ts';

@@ -1,11 +1,17 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { listPartitions, type Partition, parseDay, resolveParquetInputs } from '../../data/index.ts';
+import {
+  listPartitions,
+  type Partition,
+  parseDay,
+  readWindow,
+  resolveParquetInputs,
+} from '../../data/index.ts';
 import { UsageError } from '../../errors.ts';
 import { loadModelArtifact } from '../../ml/artifacts.ts';
 import { initBackend } from '../../ml/backend.ts';
 import { loadPipeline } from '../../ml/pipeline.ts';
-import { scoreBatch } from '../../ml/score/index.ts';
+import { describeIncompleteOutput, scoreBatch } from '../../ml/score/index.ts';
 import { trainPipeline } from '../../ml/trainPipeline.ts';
 import { MAX_VERSION, parseModelRef, resolveModelRef } from '../../registry/aliases.ts';
 import { registerCandidate } from '../../registry/registerCandidate.ts';
@@ -19,6 +25,7 @@ interface TrainFlags {
   seed?: number;
   epochs?: number;
   warmStart?: number;
+  allowGaps?: boolean;
   json?: boolean;
 }
 
@@ -52,16 +59,24 @@ export function registerMlCommands(program: Command): void {
       'start from this version of the model',
       parsePositiveInteger('--warm-start', MAX_VERSION),
     )
+    .option(
+      '--allow-gaps',
+      'train even when days of the window have no complete partition (the lineage records them)',
+    )
     .option('--json', 'print the registered version as JSON')
     .action(async (pipelineName: string, flags: TrainFlags, command: Command) => {
       const config = configFrom(command);
       const pipeline = await loadPipeline(pipelineName);
       const from = parseDay(flags.from, '--from');
       const to = parseDay(flags.to, '--to');
-      const partitions = await listPartitions(path.join(config.dataDir, pipeline.model.dataset), {
-        from,
-        to,
+      const window = await readWindow(path.join(config.dataDir, pipeline.model.dataset), from, to, {
+        allowGaps: flags.allowGaps,
+        what: `train ${pipeline.name}`,
       });
+      const { partitions } = window;
+      if (window.missing.length > 0) {
+        process.stderr.write(`--allow-gaps: training without ${window.missing.join(', ')}\n`);
+      }
       if (partitions.length === 0) {
         throw new UsageError(
           `no ${pipeline.model.dataset} partitions from ${from} to ${to} under ${config.dataDir}`,
@@ -98,6 +113,7 @@ export function registerMlCommands(program: Command): void {
           home: config.home,
           pipeline,
           backend,
+          window: { from, to, missing: window.missing },
           ...(flags.warmStart === undefined
             ? {}
             : { warmStartFrom: { model: pipeline.model.name, version: flags.warmStart } }),
@@ -175,6 +191,7 @@ export function registerMlCommands(program: Command): void {
           if (process.stderr.isTTY && !flags.json)
             process.stderr.write(`\rshards ${done}/${total}, ${rows.toLocaleString('en-US')} rows`);
         },
+        onIncomplete: (incomplete) => process.stderr.write(`${describeIncompleteOutput(incomplete)}\n`),
       });
       if (process.stderr.isTTY && !flags.json) process.stderr.write('\n');
       if (flags.json) {

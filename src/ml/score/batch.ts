@@ -7,10 +7,11 @@ import type { BackendRequest } from '../backend.ts';
 import { completedShard, type ShardIdentity, type ShardSidecar } from './parquetShard.ts';
 import { type FileShard, type InputFile, planShards } from './plan.ts';
 import { ScoringPool, type ScoringPoolOptions } from './pool.ts';
+import { describeIncompleteOutput, type IncompleteOutput, PREDICTIONS_MANIFEST } from './predictions.ts';
 import type { FileShardJob, FileShardResult } from './protocol.ts';
 import { scoringWorkerEntry } from './workerEntry.ts';
 
-export const PREDICTIONS_MANIFEST = '_manifest.json';
+export { PREDICTIONS_MANIFEST } from './predictions.ts';
 
 const DEFAULT_SHARD_ROWS = 262_144;
 
@@ -30,6 +31,11 @@ export interface ScoreBatchOptions extends Omit<ScoringPoolOptions, 'artifactDir
    */
   shardRows?: number;
   onShard?: (done: number, total: number, rows: number) => void;
+  /**
+   * Called when scoring fails after the plan: the output folder then has no manifest, and this
+   * says which shards were written (kept for a rerun to resume) and which are missing.
+   */
+  onIncomplete?: (incomplete: IncompleteOutput) => void;
   /**
    * Score on this pool (already started on the same artifact) and leave it open: a caller
    * scoring several batches pays the workers' start once. Default: a pool of its own, started
@@ -164,6 +170,9 @@ async function scoreShards(
     if (complete) done.set(shard.name, complete);
     else todo.push(shard);
   }
+  // The folder says it is complete only once every shard of this plan is: a manifest left by an
+  // earlier run goes before any shard is replaced.
+  if (todo.length > 0) await rm(path.join(options.outputDir, PREDICTIONS_MANIFEST), { force: true });
   await removeStaleOutputs(options.outputDir, new Set(shards.map((shard) => shard.name)));
   log.info({ shards: shards.length, skipped: done.size }, 'scoring shards');
   let backend: string | undefined;
@@ -184,27 +193,21 @@ async function scoreShards(
     if (!sidecar) throw new Error(`shard ${shard.name}: its output did not verify after writing`);
     done.set(shard.name, sidecar);
   };
-  if (specs.length > 0 && options.distribute) {
-    await options.distribute(specs);
-    for (const spec of specs) await verify(spec.shard);
-  } else if (specs.length > 0 && pool) {
-    const active = pool;
-    let finished = done.size;
-    let rowsDone = 0;
-    await Promise.all(
-      specs.map(async (spec) => {
-        const result = (await active.submit({
-          shard: spec.shard.name,
-          job: (attempt) => fileShardJob(spec, attempt),
-        })) as FileShardResult;
-        finished++;
-        rowsDone += result.rows;
-        options.onShard?.(finished, shards.length, rowsDone);
-        await verify(spec.shard);
-      }),
-    );
-    backend = active.backend;
+  try {
+    backend = await runShards(options, specs, shards.length, done, pool, verify);
+  } catch (error) {
+    // Missing: not written and verified when the first failure stopped the run.
+    const incomplete: IncompleteOutput = {
+      outputDir: options.outputDir,
+      planned: shards.length,
+      written: shards.filter((shard) => done.has(shard.name)).map((shard) => shard.name),
+      missing: shards.filter((shard) => !done.has(shard.name)).map((shard) => shard.name),
+    };
+    log.warn({ ...incomplete, error: String(error) }, describeIncompleteOutput(incomplete));
+    options.onIncomplete?.(incomplete);
+    throw error;
   }
+
   const ordered = shards.map((shard) => done.get(shard.name) as ShardSidecar);
   const manifest: PredictionsManifest = {
     format: 1,
@@ -227,6 +230,38 @@ async function scoreShards(
     seconds: (performance.now() - started) / 1000,
     backend,
   };
+}
+
+/** Scores the shards to do, here on `pool` or elsewhere through `distribute`; the pool's backend. */
+async function runShards(
+  options: ScoreBatchOptions,
+  specs: readonly ShardJobSpec[],
+  planned: number,
+  done: Map<string, ShardSidecar>,
+  pool: ScoringPool | undefined,
+  verify: (shard: FileShard) => Promise<void>,
+): Promise<string | undefined> {
+  if (specs.length > 0 && options.distribute) {
+    await options.distribute(specs);
+    for (const spec of specs) await verify(spec.shard);
+    return undefined;
+  }
+  if (specs.length === 0 || !pool) return undefined;
+  let finished = done.size;
+  let rowsDone = 0;
+  await Promise.all(
+    specs.map(async (spec) => {
+      const result = (await pool.submit({
+        shard: spec.shard.name,
+        job: (attempt) => fileShardJob(spec, attempt),
+      })) as FileShardResult;
+      finished++;
+      rowsDone += result.rows;
+      options.onShard?.(finished, planned, rowsDone);
+      await verify(spec.shard);
+    }),
+  );
+  return pool.backend;
 }
 
 /** Torn temporaries from killed workers, and shards of an older plan that this one does not have. */

@@ -22,3 +22,9 @@ export {
   shardName,
 } from './plan.ts';
 export { type PoolJob, ScoringPool, type ScoringPoolOptions, ShardFailedError } from './pool.ts';
+export {
+  describeIncompleteOutput,
+  type IncompleteOutput,
+  readPredictions,
+  type VerifiedPredictions,
+} from './predictions.ts';

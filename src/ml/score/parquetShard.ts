@@ -246,6 +246,11 @@ function appendPredictions(
   }
 }
 
+/**
+ * The shard's input files, read again here (a worker thread or another process): each one's
+ * sha256 is checked against its partition's manifest, and that sum against the plan's, so the
+ * bytes scored are the ones the planner saw and the predictions' lineage records.
+ */
 async function shardPartitions(shard: FileShard) {
   const byDir = new Map<string, Set<string>>();
   for (const piece of shard.pieces) {
@@ -262,13 +267,21 @@ async function shardPartitions(shard: FileShard) {
       partitions.push(await plainPartitionOf(dir, pieces[0]?.date ?? date, files));
       continue;
     }
-    const partition = await readPartition(path.dirname(dir), date);
+    const partition = await readPartition(path.dirname(dir), date, wanted);
     if (partition === undefined) {
       throw new DataError(`${dir}: expected a complete partition (with _manifest.json), found none`, {
         retriable: false,
       });
     }
-    partitions.push({ ...partition, files: partition.files.filter((file) => wanted.has(file)) });
+    for (const piece of shard.pieces.filter((piece) => wanted.has(piece.file))) {
+      const listed = partition.manifest.files.find((file) => path.join(dir, file.name) === piece.file);
+      if (listed === undefined || listed.sha256 !== piece.sha256) {
+        throw new DataError(
+          `${piece.file}: shard ${shard.name} was planned on sha256 ${piece.sha256}, its manifest now ${listed === undefined ? 'does not list it' : `records ${listed.sha256}`}: the partition was rewritten since; score it again`,
+        );
+      }
+    }
+    partitions.push(partition);
   }
   return partitions;
 }

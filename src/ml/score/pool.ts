@@ -8,11 +8,14 @@ import { DEFAULT_MICRO_BATCH } from '../predict.ts';
 import type { FromWorker, ScoringJob, ScoringResult, ToWorker, WorkerInit } from './protocol.ts';
 import { scoringWorkerEntry } from './workerEntry.ts';
 
-/** A shard failed on every attempt; `shard` names it. Retriable as a task: a new run may pass. */
+/**
+ * A shard failed on every attempt; `shard` names it. Retriable as a task (a new run may pass)
+ * unless its cause was not: a checksum mismatch or bad input fails the same way every time.
+ */
 export class ShardFailedError extends NightshiftError {
   readonly shard: string;
-  constructor(shard: string, attempts: number, cause: string) {
-    super(`shard ${shard} failed after ${attempts} attempt(s): ${cause}`, { retriable: true });
+  constructor(shard: string, attempts: number, cause: string, retriable = true) {
+    super(`shard ${shard} failed after ${attempts} attempt(s): ${cause}`, { retriable });
     this.shard = shard;
   }
 }
@@ -333,6 +336,6 @@ export class ScoringPool {
       this.dispatch();
       return;
     }
-    pending.reject(new ShardFailedError(pending.item.shard, pending.attempt, reason));
+    pending.reject(new ShardFailedError(pending.item.shard, pending.attempt, reason, retriable));
   }
 }
