@@ -66,7 +66,6 @@ const candidate = await trainPipeline({
   partitions: window,
   backend,
   overrides: { epochs: Number(values.epochs) },
-  holdout: false,
 });
 console.log(
   `training: ${fmt(candidate.training.trainRows)} rows x ${candidate.training.curves.length} epochs, ` +
