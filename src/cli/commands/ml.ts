@@ -62,6 +62,8 @@ function trainingOverrides(flags: TrainFlags): Partial<TrainingSettings> {
     ...(flags.holdoutDays === undefined ? {} : { holdout: { days: flags.holdoutDays } }),
     ...(flags.holdoutMinRows === undefined ? {} : { holdout: { minRows: flags.holdoutMinRows } }),
     ...(flags.loss === undefined ? {} : { loss: flags.loss as RegressionLoss }),
+    // Another loss than the pipeline's huber drops its delta; --huber-delta with it is refused.
+    ...(flags.loss !== undefined && flags.loss !== 'huber' ? { huberDelta: undefined } : {}),
     ...(flags.huberDelta === undefined ? {} : { huberDelta: flags.huberDelta }),
     ...(transform === undefined
       ? {}
