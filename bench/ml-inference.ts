@@ -79,7 +79,6 @@ const candidate = await trainPipeline({
   partitions: window,
   backend,
   overrides: { epochs: Number(values.epochs) },
-  holdout: false,
 });
 console.log(
   `training: ${fmt(candidate.training.trainRows)} rows x ${candidate.training.curves.length} epochs, ` +

@@ -230,3 +230,23 @@ export function binaryMetrics(
     calibration,
   };
 }
+
+/**
+ * Coefficient of determination, 1 - SS_res / SS_tot: the share of the label's variance the
+ * predictions explain (0 for predicting the mean, negative when worse). NaN when the labels do
+ * not vary (fewer than 2 rows, or a constant label).
+ */
+export function rSquared(predictions: NumericArray, targets: NumericArray): number {
+  const n = checkPaired('R²', predictions, targets);
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += targets[i] as number;
+  mean /= n;
+  let residual = 0;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const target = targets[i] as number;
+    residual += ((predictions[i] as number) - target) ** 2;
+    total += (target - mean) ** 2;
+  }
+  return total === 0 ? Number.NaN : 1 - residual / total;
+}

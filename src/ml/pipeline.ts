@@ -2,7 +2,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { FeatureSpec } from '../data/index.ts';
 import { ConfigError } from '../errors.ts';
-import type { ModelRecipe } from './recipe.ts';
+import { checkTrainingSettings, type ModelRecipe } from './recipe.ts';
 
 /** A pipeline folder's two halves: the feature spec (data plane) and the model recipe (ml). */
 export interface PipelineDefinition {
@@ -60,5 +60,11 @@ export async function loadPipeline(
     throw new ConfigError(
       `pipeline ${name}: expected model.ts to export a model recipe (build, training), found none`,
     );
+  checkTrainingSettings(`pipeline ${name}: model.ts training`, model.training, model.task);
+  if (features.label !== undefined && features.label.kind !== model.task) {
+    throw new ConfigError(
+      `pipeline ${name}: model.ts declares task '${model.task}' but features.ts has a ${features.label.kind} label: expected them to agree`,
+    );
+  }
   return { name, dir, features, model };
 }

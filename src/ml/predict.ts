@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { type InputLayout, modelInputs } from './inputs.ts';
+import { invertScores, type TargetTransform } from './target.ts';
 
 /** Rows per model call when scoring: large enough to amortise each call, small enough for cache. */
 export const DEFAULT_MICRO_BATCH = 8192;
 
 /**
  * Scores `rows` rows of a row-major feature array in micro-batches; one float per row (the
- * model's single output unit). Same inputs, model and backend give bitwise-equal scores.
+ * model's single output unit). Same inputs, model and backend give bitwise-equal scores. A
+ * regression trained on a transformed target (the artifact's `metadata.target`) comes back in
+ * the label's units.
  */
 export function predictScores(
   model: tfl.LayersModel,
@@ -15,6 +18,7 @@ export function predictScores(
   features: Float32Array,
   rows: number,
   microBatch = DEFAULT_MICRO_BATCH,
+  transform?: TargetTransform,
 ): Float32Array {
   const scores = new Float32Array(rows);
   for (let from = 0; from < rows; from += microBatch) {
@@ -29,5 +33,5 @@ export function predictScores(
     });
     scores.set(out.subarray(0, to - from), from);
   }
-  return scores;
+  return invertScores(scores, transform);
 }

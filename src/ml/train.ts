@@ -5,6 +5,13 @@ import { type InputLayout, modelInputs } from './inputs.ts';
 import { aucRoc, logLoss, rmse } from './metrics.ts';
 import { predictScores } from './predict.ts';
 import { deriveSeed, seededPermutation } from './random.ts';
+import {
+  lossFunction,
+  lossValue,
+  type RegressionLoss,
+  type TargetTransform,
+  transformLabels,
+} from './target.ts';
 
 /** Rows in time order (oldest first): the validation split takes the newest rows. */
 export interface TrainingData {
@@ -22,6 +29,10 @@ export interface TrainOptions {
   buildModel: (seed: number) => tfl.LayersModel;
   seed: number;
   task?: TrainingTask;
+  /** Regression only: the loss (default `mse`), Huber's delta, and a transform of the target. */
+  loss?: RegressionLoss;
+  huberDelta?: number;
+  targetTransform?: TargetTransform;
   epochs?: number;
   batchSize?: number;
   learningRate?: number;
@@ -37,8 +48,9 @@ export interface TrainOptions {
 export interface EpochRecord {
   epoch: number;
   loss: number;
+  /** The training loss on the validation rows (for a transformed target, in its space). */
   validationLoss: number;
-  /** AUC for binary tasks, RMSE for regression. */
+  /** AUC for binary tasks, RMSE for regression (in the label's units). */
   validationMetric: number;
   seconds: number;
   samplesPerSecond: number;
@@ -52,7 +64,7 @@ export interface TrainResult {
   stoppedEarly: boolean;
   trainRows: number;
   validationRows: number;
-  /** Scores of the best model on the validation rows, for the version's metrics. */
+  /** Scores of the best model on the validation rows, in the label's units, for the metrics. */
   validationScores: Float32Array;
   validationLabels: Float32Array;
   samplesPerSecond: number;
@@ -90,10 +102,21 @@ export async function trainModel(data: TrainingData, options: TrainOptions): Pro
   const validationRows = data.rowCount - trainRows;
   const validationFeatures = data.features.subarray(trainRows * layout.featureCount);
   const validationLabels = data.labels.slice(trainRows);
+  const transform = task === 'regression' ? options.targetTransform : undefined;
+  // The model is fitted on the transformed target; scores are inverted for the metrics.
+  const targets = transformLabels(data.labels, transform);
+  const validationTargets = targets.subarray(trainRows);
+  const regressionLoss = options.loss ?? 'mse';
+  const validationLossOf = (scores: Float32Array): number => {
+    if (task === 'binary') return logLoss(scores, validationLabels);
+    const predicted =
+      transform === undefined ? scores : transformLabels(clampAboveMinusOne(scores), transform);
+    return lossValue(regressionLoss, predicted, validationTargets, options.huberDelta);
+  };
 
   const model = options.buildModel(options.seed);
   if (options.warmStart) copyWeights(options.warmStart, model);
-  const loss = task === 'binary' ? 'binaryCrossentropy' : 'meanSquaredError';
+  const loss = lossFunction(task, regressionLoss, options.huberDelta);
   model.compile({ optimizer: tf.train.adam(options.learningRate ?? 0.003), loss });
 
   const curves: EpochRecord[] = [];
@@ -105,7 +128,7 @@ export async function trainModel(data: TrainingData, options: TrainOptions): Pro
     const order = seededPermutation(trainRows, deriveSeed(options.seed, 1000 + epoch));
     const inputs = modelInputs(data.features, layout, 0, trainRows, order);
     const labels = new Float32Array(trainRows);
-    for (let i = 0; i < trainRows; i++) labels[i] = data.labels[order[i] as number] as number;
+    for (let i = 0; i < trainRows; i++) labels[i] = targets[order[i] as number] as number;
     const target = tf.tensor2d(labels, [trainRows, 1]);
     const history = await model.fit(inputs.length === 1 ? (inputs[0] as tf.Tensor) : inputs, target, {
       epochs: 1,
@@ -117,12 +140,11 @@ export async function trainModel(data: TrainingData, options: TrainOptions): Pro
     const seconds = (performance.now() - started) / 1000;
     trainingSeconds += seconds;
 
-    const scores = predictScores(model, layout, validationFeatures, validationRows);
+    const scores = predictScores(model, layout, validationFeatures, validationRows, undefined, transform);
     const record: EpochRecord = {
       epoch: epoch + 1,
       loss: Number(history.history.loss?.[0]),
-      validationLoss:
-        task === 'binary' ? logLoss(scores, validationLabels) : rmse(scores, validationLabels) ** 2,
+      validationLoss: validationLossOf(scores),
       validationMetric: task === 'binary' ? aucRoc(scores, validationLabels) : rmse(scores, validationLabels),
       seconds,
       samplesPerSecond: trainRows / seconds,
@@ -153,10 +175,15 @@ export async function trainModel(data: TrainingData, options: TrainOptions): Pro
     stoppedEarly,
     trainRows,
     validationRows,
-    validationScores: predictScores(model, layout, validationFeatures, validationRows),
+    validationScores: predictScores(model, layout, validationFeatures, validationRows, undefined, transform),
     validationLabels,
     samplesPerSecond: (trainRows * curves.length) / trainingSeconds,
   };
+}
+
+/** expm1 of a float32 output can round to -1; log1p of it is -Infinity. */
+function clampAboveMinusOne(scores: Float32Array): Float32Array {
+  return scores.map((score) => Math.max(score, -1 + 1e-7));
 }
 
 function copyWeights(from: tfl.LayersModel, to: tfl.LayersModel): void {

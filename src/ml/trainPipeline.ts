@@ -1,10 +1,7 @@
-import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import {
-  addDays,
   type FittedFeatures,
   fitFeatures,
-  listPartitions,
   type Partition,
   readFeatures,
   serializeFittedFeatures,
@@ -15,11 +12,13 @@ import { type SavedArtifact, saveModelArtifact } from './artifacts.ts';
 import type { BackendChoice } from './backend.ts';
 import { groupRateScores } from './baseline.ts';
 import { type InputLayout, inputLayoutFromSlots } from './inputs.ts';
-import { aucRoc, type BinaryMetrics, binaryMetrics, logLoss, mae, rmse } from './metrics.ts';
+import { type BinaryMetrics, binaryMetrics } from './metrics.ts';
 import type { PipelineDefinition } from './pipeline.ts';
 import { predictScores } from './predict.ts';
-import type { TrainingSettings } from './recipe.ts';
+import { checkTrainingSettings, type TrainingSettings } from './recipe.ts';
 import { FEATURES_FILE } from './score/artifactLayout.ts';
+import type { TargetMetadata } from './target.ts';
+import { measureTask } from './taskMetrics.ts';
 import { type EpochRecord, type TrainResult, trainModel } from './train.ts';
 
 export interface TrainPipelineOptions {
@@ -31,30 +30,39 @@ export interface TrainPipelineOptions {
   warmStart?: tfl.LayersModel;
   onEpoch?: (record: EpochRecord) => void;
   /**
-   * Labelled days after the window the candidate is measured on, next to the recipe's baseline.
-   * Default `weekAfter`: the 7 days after the window's last day that exist in its dataset
-   * folder (none: no holdout). `false` skips it.
+   * Labelled days after the window the candidate is measured on, next to the recipe's baseline
+   * (the pipeline's holdout, resolved by the caller: see holdout.ts). None: no holdout metrics.
    */
-  holdout?: readonly Partition[] | 'weekAfter' | false;
+  holdout?: readonly Partition[];
 }
 
 /**
  * The candidate and the baseline on days after the training window: the honest figure, since
- * the validation split shares the window's days (and its weather) with training.
+ * the validation split shares the window's days (and its weather) with training. Metrics by
+ * task (binary: auc, logLoss, ...; regression: mae, rmse, r2); those the holdout cannot define
+ * are in `skipped` with the reason, never NaN.
  */
 export interface HoldoutMetrics {
   from: string;
   to: string;
   days: number;
   rows: number;
-  auc: number;
-  logLoss: number;
-  /** The recipe's baseline (per-(origin, hour) historical rate) fitted on the same window. */
-  baselineAuc?: number;
-  baselineLogLoss?: number;
+  metrics: Record<string, number>;
+  skipped: Record<string, string>;
+  /** The recipe's baseline (per-group mean label of the training window) on the same rows. */
+  baseline?: { metrics: Record<string, number>; skipped: Record<string, string> };
 }
 
-export type CandidateMetrics = (BinaryMetrics | { rows: number; rmse: number; mae: number }) & {
+/** A regression's validation metrics; R² absent (in `skipped`) when the rows cannot define it. */
+export interface RegressionMetrics {
+  rows: number;
+  mae: number;
+  rmse: number;
+  r2?: number;
+  skipped: Record<string, string>;
+}
+
+export type CandidateMetrics = (BinaryMetrics | RegressionMetrics) & {
   holdout?: HoldoutMetrics;
 };
 
@@ -81,6 +89,8 @@ export interface TrainedCandidate {
 export async function trainPipeline(options: TrainPipelineOptions): Promise<TrainedCandidate> {
   const { pipeline } = options;
   const settings: TrainingSettings = { ...pipeline.model.training, ...options.overrides };
+  checkTrainingSettings(`pipeline ${pipeline.name}: training settings`, settings, pipeline.model.task);
+  const task = pipeline.model.task;
   const log = childLogger({ component: 'train', pipeline: pipeline.name });
   if (options.partitions.length === 0) {
     throw new DataError(`training ${pipeline.name}: expected partitions in the training window, found none`);
@@ -104,7 +114,10 @@ export async function trainPipeline(options: TrainPipelineOptions): Promise<Trai
       layout,
       buildModel: (seed) => pipeline.model.build(layout, seed),
       seed: settings.seed,
-      task: pipeline.model.task,
+      task,
+      ...(task === 'regression'
+        ? { loss: settings.loss, huberDelta: settings.huberDelta, targetTransform: settings.targetTransform }
+        : {}),
       epochs: settings.epochs,
       batchSize: settings.batchSize,
       learningRate: settings.learningRate,
@@ -118,31 +131,21 @@ export async function trainPipeline(options: TrainPipelineOptions): Promise<Trai
     },
   );
   const metrics: CandidateMetrics =
-    pipeline.model.task === 'binary'
+    task === 'binary'
       ? binaryMetrics(training.validationScores, training.validationLabels)
-      : {
-          rows: training.validationRows,
-          rmse: rmse(training.validationScores, training.validationLabels),
-          mae: mae(training.validationScores, training.validationLabels),
-        };
-  if (pipeline.model.task === 'binary') {
-    const holdoutPartitions =
-      options.holdout === false
-        ? []
-        : options.holdout === undefined || options.holdout === 'weekAfter'
-          ? await weekAfter(options.partitions)
-          : options.holdout;
-    if (holdoutPartitions.length > 0) {
-      metrics.holdout = await measureHoldout(
-        options.pipeline,
-        fitted,
-        layout,
-        training.model,
-        batch,
-        holdoutPartitions,
-      );
-      log.info(metrics.holdout, 'holdout: candidate and baseline');
-    }
+      : regressionMetrics(training.validationScores, training.validationLabels);
+  const holdoutPartitions = options.holdout ?? [];
+  if (holdoutPartitions.length > 0) {
+    metrics.holdout = await measureHoldout(
+      options.pipeline,
+      fitted,
+      layout,
+      settings,
+      training.model,
+      batch,
+      holdoutPartitions,
+    );
+    log.info(metrics.holdout, 'holdout: candidate and baseline');
   }
   return {
     model: training.model,
@@ -162,37 +165,43 @@ export async function trainPipeline(options: TrainPipelineOptions): Promise<Trai
   };
 }
 
-/** The (up to) 7 existing partitions after the window's last day, in its dataset folder. */
-export async function weekAfter(window: readonly Partition[]): Promise<Partition[]> {
-  const last = window.at(-1);
-  if (last === undefined) return [];
-  return listPartitions(path.dirname(last.dir), { from: addDays(last.date, 1), to: addDays(last.date, 7) });
+function regressionMetrics(scores: Float32Array, labels: Float32Array): RegressionMetrics {
+  const { metrics, skipped } = measureTask('regression', scores, labels);
+  return {
+    rows: labels.length,
+    mae: metrics.mae as number,
+    rmse: metrics.rmse as number,
+    ...(metrics.r2 === undefined ? {} : { r2: metrics.r2 }),
+    skipped,
+  };
 }
 
 async function measureHoldout(
   pipeline: PipelineDefinition,
   fitted: FittedFeatures,
   layout: InputLayout,
+  settings: TrainingSettings,
   model: tfl.LayersModel,
   window: Parameters<typeof groupRateScores>[2],
   partitions: readonly Partition[],
 ): Promise<HoldoutMetrics> {
+  const task = pipeline.model.task;
   const { batch } = await readFeatures({ partitions, fitted, withLabels: true });
   const labels = batch.labels as Float32Array;
-  const scores = predictScores(model, layout, batch.features, batch.rowCount);
+  const transform = task === 'regression' ? settings.targetTransform : undefined;
+  const scores = predictScores(model, layout, batch.features, batch.rowCount, undefined, transform);
   const result: HoldoutMetrics = {
     from: (partitions[0] as Partition).date,
     to: (partitions.at(-1) as Partition).date,
     days: partitions.length,
     rows: batch.rowCount,
-    auc: aucRoc(scores, labels),
-    logLoss: logLoss(scores, labels),
+    ...measureTask(task, scores, labels),
   };
   const spec = pipeline.model.baseline;
   if (spec) {
+    // The per-group mean label of the window: a positive rate, or a regression's mean target.
     const baseline = groupRateScores(spec, fitted.slots, window, batch);
-    result.baselineAuc = aucRoc(baseline, labels);
-    result.baselineLogLoss = logLoss(baseline, labels);
+    result.baseline = measureTask(task, baseline, labels);
   }
   return result;
 }
@@ -211,7 +220,14 @@ export function saveCandidateArtifact(
     version,
     layersModel: candidate.model,
     extras: { [FEATURES_FILE]: serializeFittedFeatures(candidate.fitted) },
-    metadata: { inputLayout: candidate.layout, ...extraMetadata },
+    metadata: {
+      inputLayout: candidate.layout,
+      // Read by every scorer (targetTransformOf): predictions come back in the label's units.
+      ...(candidate.settings.targetTransform === undefined
+        ? {}
+        : { target: { transform: candidate.settings.targetTransform } satisfies TargetMetadata }),
+      ...extraMetadata,
+    },
     // The number is not committed yet: a folder there is an orphan of a crashed registration.
     replace: true,
   });

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { RegistryStateError, UsageError } from '../errors.ts';
+import { NightshiftError, RegistryStateError, UsageError } from '../errors.ts';
 import type { Queryable } from '../store/index.ts';
 import { getModelVersion, listModelVersions, type ModelVersion } from './versions.ts';
 
@@ -103,11 +103,48 @@ export async function resolveModelRef(db: Queryable, reference: string): Promise
   const version = aliases[target];
   if (version === undefined) {
     const known = Object.entries(aliases).map(([alias, v]) => `${alias} -> ${v}`);
-    throw new UsageError(
+    throw new AliasNotSetError(
+      model,
+      target,
       `${reference}: model '${model}' has no alias '${target}' (${known.length > 0 ? `its aliases: ${known.join(', ')}` : await describeModel(db, model)})`,
     );
   }
-  return (await getModelVersion(db, model, version)) as ModelVersion;
+  const found = await getModelVersion(db, model, version);
+  if (!found) {
+    // The schema's foreign key forbids it: a store in this state is broken, not empty.
+    throw new NightshiftError(`${reference}: alias points at version ${version}, which is not registered`);
+  }
+  return found;
+}
+
+/**
+ * `model@alias` names an alias the model does not have, or a model that is not registered: the
+ * one error that means "no such alias yet" (for `champion`: no champion exists). A usage error
+ * from the command line; tasks catch exactly this class (see `findChampion`).
+ */
+export class AliasNotSetError extends UsageError {
+  readonly model: string;
+  readonly alias: string;
+  constructor(model: string, alias: string, message: string) {
+    super(message);
+    this.model = model;
+    this.alias = alias;
+  }
+}
+
+/**
+ * The champion of a model, or undefined when none exists (AliasNotSetError for `champion`).
+ * Any other error (the store unreachable, a broken row) is thrown: it must fail the caller, not
+ * pass for "no champion", which would let floors alone bless a candidate or skip scoring.
+ */
+export async function findChampion(db: Queryable, model: string): Promise<ModelVersion | undefined> {
+  try {
+    return await resolveModelRef(db, `${model}@${CHAMPION}`);
+  } catch (error) {
+    if (error instanceof AliasNotSetError && error.alias === CHAMPION && error.model === model)
+      return undefined;
+    throw error;
+  }
 }
 
 async function describeModel(db: Queryable, model: string): Promise<string> {

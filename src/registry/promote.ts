@@ -34,7 +34,7 @@ export interface PromoteResult {
  * Makes a version champion and the old champion `previous`, in the caller's transaction, with
  * the history of both moves and the blessing that allowed it. A version without a passing
  * blessing is refused unless forced: a model that was never blessed is never champion by
- * accident.
+ * accident. So is a blessing made against another champion than the current one.
  */
 export async function promoteVersion(tx: Queryable, input: PromoteInput): Promise<PromoteResult> {
   await lockModel(tx, input.model);
@@ -54,6 +54,16 @@ export async function promoteVersion(tx: Queryable, input: PromoteInput): Promis
   const oldChampion = aliases[CHAMPION] ?? null;
   if (oldChampion === input.version) {
     throw new RegistryStateError(`${input.model}@${input.version} is already champion`);
+  }
+  // A blessing compares the candidate with the champion of its time: once another version is
+  // champion (a promotion or rollback since), that comparison says nothing about this one.
+  if (blessing?.passed && !input.force && blessing.baselineVersion !== oldChampion) {
+    const then =
+      blessing.baselineVersion === null ? 'with no champion' : `against champion ${blessing.baselineVersion}`;
+    const now = oldChampion === null ? 'there is no champion now' : `the champion is now ${oldChampion}`;
+    throw new PromotionRefusedError(
+      `refusing to promote ${input.model}@${input.version}: its blessing (#${blessing.id}) was made ${then}, but ${now}; validate it again, or use --force to promote it anyway (recorded as forced)`,
+    );
   }
   const common = { model: input.model, action: 'promote' as const, reason: input.reason, actor: input.actor };
   const moves: AliasMove[] = [];

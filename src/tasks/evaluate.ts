@@ -3,14 +3,18 @@ import { type Partition, parseFittedFeatures, readFeatures } from '../data/index
 import { DataError } from '../errors.ts';
 import { loadModelArtifact } from '../ml/artifacts.ts';
 import { initBackend } from '../ml/backend.ts';
-import { aucRoc, binaryMetrics } from '../ml/metrics.ts';
 import { predictScores } from '../ml/predict.ts';
-import { FEATURES_FILE, inputLayoutOf } from '../ml/score/index.ts';
+import { FEATURES_FILE, inputLayoutOf, targetTransformOf } from '../ml/score/index.ts';
+import { measureTask } from '../ml/taskMetrics.ts';
+import type { TrainingTask } from '../ml/train.ts';
 import { artifactDirOf, type ModelVersion } from '../registry/versions.ts';
 import type { EvaluationResult } from '../validation/index.ts';
 
 export interface VersionEvaluation extends EvaluationResult {
+  task: TrainingTask;
   rows: number;
+  /** Metrics the holdout cannot define, with the reason (see measureTask). */
+  skipped: Record<string, string>;
   /** The slice columns evaluated, e.g. ['origin']. */
   sliceColumns: string[];
   /** The first rows' feature vectors, for the infra check's sample. */
@@ -19,8 +23,10 @@ export interface VersionEvaluation extends EvaluationResult {
 
 /**
  * Scores a registered version on labelled partitions with its own fitted features (never
- * refitted) and measures it overall and per slice (`origin=ORD`). The artifact is verified
- * against the sum the registry recorded.
+ * refitted) and measures it overall and per slice (`origin=ORD`), with the metrics of its task
+ * (binary: AUC, log loss, ...; regression: MAE, RMSE, R²; per slice fewer, see measureTask). A
+ * regression's target transform, recorded in the artifact, is inverted before measuring. The
+ * artifact is verified against the sum the registry recorded.
  */
 export function evaluateVersion(options: EvaluateOptions): Promise<VersionEvaluation> {
   // The monitor and validation both score the champion on D-1 in the same night: the second
@@ -30,6 +36,7 @@ export function evaluateVersion(options: EvaluateOptions): Promise<VersionEvalua
     options.version.artifactSha256,
     ...options.partitions.flatMap((partition) => partition.manifest.files.map((file) => file.sha256)),
     ...(options.sliceColumns ?? ['*']),
+    options.task,
   ].join('|');
   let evaluation = recentEvaluations.get(key);
   if (!evaluation) {
@@ -45,6 +52,8 @@ export function evaluateVersion(options: EvaluateOptions): Promise<VersionEvalua
 
 interface EvaluateOptions {
   home: string;
+  /** The pipeline's task: which metrics to measure (the labels must fit it). */
+  task: TrainingTask;
   version: ModelVersion;
   partitions: readonly Partition[];
   sliceColumns?: readonly string[];
@@ -72,8 +81,10 @@ async function measureVersion(options: EvaluateOptions): Promise<VersionEvaluati
       inputLayoutOf(artifact.manifest),
       batch.features,
       batch.rowCount,
+      undefined,
+      targetTransformOf(artifact.manifest),
     );
-    const overall = binaryMetrics(scores, batch.labels);
+    const overall = measureTask(options.task, scores, batch.labels);
     const slices: EvaluationResult['slices'] = {};
     const wanted = new Set(options.sliceColumns ?? batch.slices.map((slice) => slice.column));
     for (const slice of batch.slices) {
@@ -87,20 +98,19 @@ async function measureVersion(options: EvaluateOptions): Promise<VersionEvaluati
       for (const [code, rows] of rowsByCode) {
         const sliceScores = Float32Array.from(rows, (row) => scores[row] as number);
         const sliceLabels = Float32Array.from(rows, (row) => (batch.labels as Float32Array)[row] as number);
+        const measured = measureTask(options.task, sliceScores, sliceLabels, 'slice');
         slices[`${slice.column}=${String(slice.values[code])}`] = {
           count: rows.length,
-          metrics: { auc: aucRoc(sliceScores, sliceLabels) },
+          metrics: measured.metrics,
+          ...(Object.keys(measured.skipped).length > 0 ? { skipped: measured.skipped } : {}),
         };
       }
     }
     return {
+      task: options.task,
       rows: batch.rowCount,
-      metrics: {
-        auc: overall.auc,
-        logLoss: overall.logLoss,
-        brier: overall.brier,
-        accuracy: overall.accuracy,
-      },
+      metrics: overall.metrics,
+      skipped: overall.skipped,
       slices,
       scores,
       sliceColumns: [...wanted],

@@ -1,9 +1,19 @@
 import path from 'node:path';
 import type { NightshiftConfig } from '../config.ts';
 import type { JsonObject, TaskContext, TaskDefinition } from '../dag/types.ts';
-import { type Partition, readWindow } from '../data/index.ts';
+import { addDays, type Day, listPartitions, type Partition, readWindow } from '../data/index.ts';
+import { readPartition } from '../data/partitions.ts';
+import { DataError } from '../errors.ts';
+import { DEFAULT_HOLDOUT, type HoldoutSpec, holdoutEndingOn } from '../ml/holdout.ts';
 import { loadPipeline, type PipelineDefinition } from '../ml/pipeline.ts';
-import type { RollbackInput, RuleSpec } from '../validation/index.ts';
+import { checkTrainingSettings, type TrainingSettings } from '../ml/recipe.ts';
+import {
+  checkRollbackMetricForTask,
+  checkRulesForTask,
+  type RollbackInput,
+  type RuleSpec,
+  validateRuleSpecs,
+} from '../validation/index.ts';
 import { ingestTask } from './ingest.ts';
 import { monitorTask } from './monitor.ts';
 import { keepTask, promoteTask } from './promote.ts';
@@ -16,9 +26,10 @@ import { validateTask } from './validate.ts';
  * validate, then promote or keep. A DAG file spreads it into `defineDag({ tasks })` and stays
  * short and declarative.
  *
- * For logical date D: day D is ingested and scored with the champion; the newest labelled day
- * not used in training is D-1 (the holdout for validation and the monitor); the candidate
- * trains on the `windowDays` days before it.
+ * For logical date D: day D is ingested and scored with the champion; the holdout for
+ * validation and the monitor is the pipeline's (`training.holdout`, default `{ days: 1 }`: D-1),
+ * the newest labelled days ending on D-1; the candidate trains on the `windowDays` days before
+ * the holdout's first day.
  */
 export interface NightlyOptions {
   /** Folder name under `pipelinesDir`. */
@@ -38,48 +49,110 @@ export interface NightlyOptions {
   ingest?: (context: TaskContext) => Promise<JsonObject>;
   /** Scoring worker threads (default: one per core). */
   scoringWorkers?: number;
-  /** Training overrides (epochs, seed) for demos and tests. */
-  trainingOverrides?: Record<string, number>;
+  /** Training overrides (epochs, seed, holdout, loss) for demos and tests. */
+  trainingOverrides?: Partial<TrainingSettings>;
 }
 
 export interface NightlyPlan {
   pipeline: PipelineDefinition;
   options: NightlyOptions;
   windowDays: number;
+  /** The pipeline's holdout with the overrides applied. */
+  holdoutSpec: HoldoutSpec;
   datasetDir(config: NightshiftConfig): string;
+  /**
+   * The holdout of the night of `ds`: the newest labelled days ending on ds-1, as the spec asks.
+   * A missing day is a retriable DataError naming it (data may still arrive).
+   */
+  holdout(config: NightshiftConfig, ds: Day): Promise<Partition[]>;
+  /** The training window: the `windowDays` days before the holdout's first day. */
+  trainingWindow(holdout: readonly Partition[]): { from: Day; to: Day };
   /** Labelled partitions from `from` to `to`, refusing a gap: a missing day is named. */
   partitions(config: NightshiftConfig, from: string, to: string): Promise<Partition[]>;
 }
 
 const pipelines = new Map<string, Promise<PipelineDefinition>>();
 
+/**
+ * Checks what can be checked against the pipeline: its settings with the overrides, and that the
+ * blessing and rollback rules name metrics its task measures. A ConfigError naming the rule.
+ */
+function checkAgainstPipeline(options: NightlyOptions, pipeline: PipelineDefinition): void {
+  const where = `nightlyTasks(${options.pipeline})`;
+  checkTrainingSettings(
+    `${where}: training settings with trainingOverrides`,
+    { ...pipeline.model.training, ...options.trainingOverrides },
+    pipeline.model.task,
+  );
+  checkRulesForTask(options.blessingRules, pipeline.model.task);
+  checkRollbackMetricForTask(options.rollback.metric, pipeline.model.task);
+}
+
 export function planNightly(options: NightlyOptions): () => Promise<NightlyPlan> {
-  return async () => {
-    const pipelinesDir = path.resolve(options.pipelinesDir ?? 'pipelines');
-    const key = path.join(pipelinesDir, options.pipeline);
-    let pipeline = pipelines.get(key);
-    if (!pipeline) {
-      pipeline = loadPipeline(options.pipeline, pipelinesDir);
-      pipelines.set(key, pipeline);
+  let planned: Promise<NightlyPlan> | undefined;
+  return () => {
+    if (planned === undefined) {
+      const building = buildPlan(options);
+      // A failure is not kept: the next task that asks tries again (and reports it).
+      building.catch(() => {
+        if (planned === building) planned = undefined;
+      });
+      planned = building;
     }
-    const loaded = await pipeline;
-    const windowDays = options.windowDays ?? loaded.model.training.windowDays ?? 28;
-    const datasetDir = (config: NightshiftConfig) => path.join(config.dataDir, loaded.model.dataset);
-    return {
-      pipeline: loaded,
-      options,
-      windowDays,
-      datasetDir,
-      async partitions(config, from, to) {
-        const window = await readWindow(datasetDir(config), from, to, { what: loaded.model.dataset });
-        return window.partitions;
-      },
-    };
+    return planned;
   };
 }
 
+async function buildPlan(options: NightlyOptions): Promise<NightlyPlan> {
+  const key = `${options.pipelinesDir ?? ''}\0${options.pipeline}`;
+  let pipeline = pipelines.get(key);
+  if (!pipeline) {
+    pipeline = loadPipeline(options.pipeline, options.pipelinesDir);
+    pipelines.set(key, pipeline);
+    pipeline.catch(() => pipelines.delete(key));
+  }
+  const loaded = await pipeline;
+  checkAgainstPipeline(options, loaded);
+  const windowDays =
+    options.trainingOverrides?.windowDays ?? options.windowDays ?? loaded.model.training.windowDays ?? 28;
+  const holdoutSpec = options.trainingOverrides?.holdout ?? loaded.model.training.holdout ?? DEFAULT_HOLDOUT;
+  const datasetDir = (config: NightshiftConfig) => path.join(config.dataDir, loaded.model.dataset);
+  return {
+    pipeline: loaded,
+    options,
+    windowDays,
+    holdoutSpec,
+    datasetDir,
+    holdout: (config, ds) =>
+      holdoutEndingOn(
+        holdoutSpec,
+        addDays(ds, -1),
+        (day) => readPartition(datasetDir(config), day),
+        loaded.model.dataset,
+      ),
+    trainingWindow(holdout) {
+      const first = holdout[0];
+      if (first === undefined) throw new DataError(`${loaded.model.dataset}: expected a holdout, found none`);
+      const to = addDays(first.date, -1);
+      return { from: addDays(to, -(windowDays - 1)), to };
+    },
+    async partitions(config, from, to) {
+      const window = await readWindow(datasetDir(config), from, to, { what: loaded.model.dataset });
+      return window.partitions;
+    },
+  };
+}
+
+/**
+ * The nightly tasks of a pipeline. The rules are checked here, when the DAG file loads; their
+ * metrics against the pipeline's task when the plan is built (the pipeline module is loaded
+ * asynchronously): that starts now, and its error, if any, fails the night's first task.
+ */
 export function nightlyTasks(options: NightlyOptions): TaskDefinition[] {
+  validateRuleSpecs(options.blessingRules);
   const plan = planNightly(options);
+  // Start loading and checking at once; a failure is reported by the first task that asks.
+  plan().catch(() => undefined);
   return [
     { id: 'ingest', retries: 2, retryDelayMs: 5_000, run: ingestTask(plan) },
     { id: 'monitor', deps: ['ingest'], run: monitorTask(plan) },

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { JsonObject, JsonValue, ShardContext, TaskContext } from '../dag/types.ts';
 import { closeIdleScoringPools, type ShardJobSpec, scoreBatch, scoreShardHere } from '../ml/score/index.ts';
-import { CHAMPION, resolveModelRef } from '../registry/aliases.ts';
+import { findChampion } from '../registry/aliases.ts';
 import { artifactDirOf } from '../registry/versions.ts';
 import type { NightlyPlan } from './nightly.ts';
 
@@ -11,12 +11,14 @@ import type { NightlyPlan } from './nightly.ts';
  * `<home>/predictions/<dag>/date=D/shard-*.parquet` and a manifest; a rerun skips verified shards.
  * The shards (row groups of the day) go through `ctx.shards`: this process scores them on its
  * pool, and `nightshift worker` processes elsewhere take some too (scoreShardTask).
+ * Skipped only when no champion exists (AliasNotSetError); any other error looking it up fails
+ * the task, to be retried: a night must not pass as "nothing to score" because the store hiccuped.
  */
 export function scoreTask(plan: () => Promise<NightlyPlan>) {
   return async (context: TaskContext): Promise<JsonObject> => {
     const { pipeline, options, partitions } = await plan();
     const model = pipeline.model.name;
-    const champion = await resolveModelRef(context.store, `${model}@${CHAMPION}`).catch(() => undefined);
+    const champion = await findChampion(context.store, model);
     if (!champion) context.skip(`no champion of ${model} yet: nothing to score with`);
     const day = await partitions(context.config, context.ds, context.ds);
     const outputDir = path.join(context.config.home, 'predictions', context.dagId, `date=${context.ds}`);

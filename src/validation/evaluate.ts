@@ -35,10 +35,15 @@ function evaluateRule(rule: RuleSpec, input: BlessingInput): RuleResult[] {
   }
 }
 
+const METRIC_RULE_KINDS: ReadonlySet<string> = new Set(['floor', 'ceiling', 'change', 'slice']);
+
 /**
  * The blessing of a candidate: every rule's result, in the order of the rules (a slice rule gives
  * one result per slice). It passes when no result fails and at least one was evaluated: a
  * blessing that checked nothing (say, only change rules and no champion) is not a blessing.
+ * When the rules measure the model (floors, ceilings, changes, slices), at least one of those
+ * must pass too: sanity and infra checks alone, with every metric skipped on a holdout that
+ * cannot define it, say nothing about the model's quality.
  * Pure: no I/O, the same input gives the same blessing.
  */
 export function evaluateBlessing(input: BlessingInput): Blessing {
@@ -48,13 +53,19 @@ export function evaluateBlessing(input: BlessingInput): Blessing {
   const passedCount = results.filter((result) => result.verdict === 'pass').length;
   const skippedCount = results.length - failed.length - passedCount;
   const baseline = input.champion === undefined ? 'none' : 'champion';
-  const passed = failed.length === 0 && passedCount > 0;
+  const metricResults = results.filter((result) => METRIC_RULE_KINDS.has(result.kind));
+  const measured = metricResults.length === 0 || metricResults.some((result) => result.verdict === 'pass');
+  const passed = failed.length === 0 && passedCount > 0 && measured;
   const counts = `${passedCount} passed, ${failed.length} failed, ${skippedCount} skipped`;
   const against = baseline === 'none' ? 'no champion yet: floors and sanity decide' : 'against the champion';
   let summary: string;
   if (passed) summary = `blessed (${against}): ${counts}`;
-  else if (failed.length === 0) summary = `not blessed (${against}): no rule could be evaluated, ${counts}`;
-  else {
+  else if (failed.length === 0 && passedCount === 0)
+    summary = `not blessed (${against}): no rule could be evaluated, ${counts}`;
+  else if (failed.length === 0) {
+    const reasons = metricResults.map((result) => `${result.rule}: ${result.reason}`).join('; ');
+    summary = `not blessed (${against}): no metric rule could be evaluated, ${counts}; ${reasons}`;
+  } else {
     const reasons = failed.map((result) => `${result.rule}: ${result.reason}`).join('; ');
     summary = `not blessed (${against}): ${counts}; ${reasons}`;
   }

@@ -3,7 +3,13 @@
  * is the reference) and the monitor's rollback decision. Pure logic: no database, no TensorFlow.
  */
 export { type BlessingInput, evaluateBlessing } from './evaluate.ts';
-export { KNOWN_METRICS, type MetricDirection, metricDirection, UnknownMetricError } from './metrics.ts';
+export {
+  KNOWN_METRICS,
+  METRICS_BY_TASK,
+  type MetricDirection,
+  metricDirection,
+  UnknownMetricError,
+} from './metrics.ts';
 export {
   PSI_DEFAULT_BINS,
   PSI_EMPTY_BIN_PROPORTION,
@@ -11,7 +17,15 @@ export {
   populationStabilityIndex,
 } from './psi.ts';
 export { type RollbackDecision, type RollbackInput, shouldRollback } from './rollback.ts';
-export { defineBlessingRules, RuleSpecError, ruleName, validateRuleSpecs } from './ruleSpecs.ts';
+export {
+  checkRollbackMetricForTask,
+  checkRulesForTask,
+  defineBlessingRules,
+  RuleMetricUnavailableError,
+  RuleSpecError,
+  ruleName,
+  validateRuleSpecs,
+} from './ruleSpecs.ts';
 export type {
   Blessing,
   ChangeMode,
@@ -24,5 +38,6 @@ export type {
   SliceEvaluation,
   SliceKey,
   SliceSelection,
+  TaskType,
   Verdict,
 } from './types.ts';

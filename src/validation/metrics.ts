@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.ts';
-import type { MetricName } from './types.ts';
+import type { MetricName, TaskType } from './types.ts';
 
 export type MetricDirection = 'higherIsBetter' | 'lowerIsBetter';
 
@@ -19,10 +19,27 @@ const METRICS: Record<MetricName, MetricInfo> = {
   brier: { direction: 'lowerIsBetter', label: 'Brier score' },
   rmse: { direction: 'lowerIsBetter', label: 'RMSE' },
   mae: { direction: 'lowerIsBetter', label: 'MAE' },
+  r2: { direction: 'higherIsBetter', label: 'R²' },
   expectedCalibrationError: { direction: 'lowerIsBetter', label: 'expected calibration error' },
 };
 
 export const KNOWN_METRICS = Object.keys(METRICS) as MetricName[];
+
+/**
+ * What an evaluation of each task holds (src/tasks/evaluate.ts measures exactly these), overall
+ * and per slice. A rule on another metric could never be evaluated: it is refused when the rules
+ * meet the pipeline's task (`checkRulesForTask`), not at night.
+ */
+export const METRICS_BY_TASK: Record<
+  TaskType,
+  { overall: readonly MetricName[]; slice: readonly MetricName[] }
+> = {
+  binary: {
+    overall: ['auc', 'accuracy', 'precision', 'recall', 'logLoss', 'brier', 'expectedCalibrationError'],
+    slice: ['auc', 'accuracy', 'logLoss', 'brier'],
+  },
+  regression: { overall: ['mae', 'rmse', 'r2'], slice: ['mae', 'rmse'] },
+};
 
 export class UnknownMetricError extends ConfigError {
   readonly metric: string;

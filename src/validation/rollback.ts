@@ -33,6 +33,10 @@ export function shouldRollback(input: RollbackInput): RollbackDecision {
   if (input.previous === undefined) return { rollback: false, reason: 'no previous version to roll back to' };
   const champion = input.champion.metrics[metric];
   const previous = input.previous.metrics[metric];
+  const skipped = input.champion.skipped?.[metric] ?? input.previous.skipped?.[metric];
+  if (skipped !== undefined && !(Number.isFinite(champion) && Number.isFinite(previous))) {
+    return { rollback: false, reason: `${label} skipped: ${skipped}: keeping the champion` };
+  }
   if (
     champion === undefined ||
     !Number.isFinite(champion) ||

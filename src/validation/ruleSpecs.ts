@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.ts';
-import { isKnownMetric, KNOWN_METRICS } from './metrics.ts';
-import type { RuleKind, RuleSpec } from './types.ts';
+import { isKnownMetric, KNOWN_METRICS, METRICS_BY_TASK } from './metrics.ts';
+import type { MetricName, RuleKind, RuleSpec, TaskType } from './types.ts';
 
 /**
  * Validation of rule specs at the public edge: a pipeline's rules are checked when the pipeline
@@ -214,7 +214,60 @@ export function validateRuleSpecs(input: unknown): RuleSpec[] {
   return rules;
 }
 
-/** For pipeline files: validates when the pipeline module loads and freezes the result. */
-export function defineBlessingRules(rules: readonly RuleSpec[]): readonly RuleSpec[] {
-  return Object.freeze(validateRuleSpecs(rules).map((rule) => Object.freeze(structuredClone(rule))));
+/** A rule on a metric the pipeline's task cannot measure: it would fail every night. */
+export class RuleMetricUnavailableError extends ConfigError {
+  readonly rule: string;
+  readonly metric: string;
+  readonly task: TaskType;
+  constructor(where: string, rule: string, metric: string, task: TaskType, available: readonly MetricName[]) {
+    super(
+      `${where} '${rule}': metric '${metric}' is not measured for a ${task} task: expected one of ${available.join(', ')}`,
+    );
+    this.rule = rule;
+    this.metric = metric;
+    this.task = task;
+  }
+}
+
+/**
+ * Checks that every rule's metric is one an evaluation of `task` holds (slice rules: per slice,
+ * see METRICS_BY_TASK). Throws RuleMetricUnavailableError naming the first rule that is not.
+ */
+export function checkRulesForTask(rules: readonly RuleSpec[], task: TaskType): void {
+  const available = METRICS_BY_TASK[task];
+  rules.forEach((rule, index) => {
+    if (!('metric' in rule)) return;
+    const allowed = rule.kind === 'slice' ? available.slice : available.overall;
+    if (!allowed.includes(rule.metric)) {
+      throw new RuleMetricUnavailableError(
+        `validation rule ${index}`,
+        ruleName(rule),
+        rule.metric,
+        task,
+        allowed,
+      );
+    }
+  });
+}
+
+/** The monitor's metric (default AUC) must be one the task measures overall. */
+export function checkRollbackMetricForTask(metric: MetricName | undefined, task: TaskType): void {
+  const allowed = METRICS_BY_TASK[task].overall;
+  const chosen = metric ?? 'auc';
+  if (!allowed.includes(chosen)) {
+    throw new RuleMetricUnavailableError('rollback rule', `${chosen} rollback`, chosen, task, allowed);
+  }
+}
+
+/**
+ * For pipeline files: validates when the pipeline module loads and freezes the result. With the
+ * pipeline's `task`, a rule on a metric that task cannot measure fails here too.
+ */
+export function defineBlessingRules(
+  rules: readonly RuleSpec[],
+  options: { task?: TaskType } = {},
+): readonly RuleSpec[] {
+  const checked = validateRuleSpecs(rules);
+  if (options.task !== undefined) checkRulesForTask(checked, options.task);
+  return Object.freeze(checked.map((rule) => Object.freeze(structuredClone(rule))));
 }

@@ -15,7 +15,11 @@ export type MetricName =
   | 'brier'
   | 'rmse'
   | 'mae'
+  | 'r2'
   | 'expectedCalibrationError';
+
+/** The task a pipeline's model solves: which metrics its evaluations can hold. */
+export type TaskType = 'binary' | 'regression';
 
 /** `absolute`: in the metric's units; `relative`: a fraction of the champion's value (0.02 = 2%). */
 export type ChangeMode = 'absolute' | 'relative';
@@ -102,11 +106,18 @@ export type SliceKey = string;
 export interface SliceEvaluation {
   count: number;
   metrics: Record<string, number>;
+  /** Metrics the slice's rows cannot define (one class, zero variance), with the reason. */
+  skipped?: Record<string, string>;
 }
 
 /** One model scored on the holdout. `scores` is needed by the sanity rules only. */
 export interface EvaluationResult {
   metrics: Record<string, number>;
+  /**
+   * Metrics the holdout itself cannot define (a single class for AUC, a constant label for R²),
+   * with the reason: rules on them are skipped, not failed, and no NaN reaches an output.
+   */
+  skipped?: Record<string, string>;
   slices: Record<SliceKey, SliceEvaluation>;
   scores?: Float32Array;
 }

@@ -58,21 +58,27 @@ export function spawnScript(script: string, env: Record<string, string> = {}): S
 }
 
 /** Runs `nightshift <args>` as a user would. */
-export function spawnCli(args: readonly string[], env: Record<string, string> = {}): Spawned {
+export function spawnCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  options: { cwd?: string } = {},
+): Spawned {
   return track(
     spawn(process.execPath, [binPath, ...args], {
-      cwd: repoRoot,
+      cwd: options.cwd ?? repoRoot,
       env: { ...process.env, NIGHTSHIFT_LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
 }
 
+/** `options.cwd`: where the command runs (its `pipelines/` folder is found there). */
 export async function runCli(
   args: readonly string[],
   env: Record<string, string> = {},
+  options: { cwd?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const spawned = spawnCli(args, env);
+  const spawned = spawnCli(args, env, options);
   const { code } = await spawned.exited;
   return { code, stdout: spawned.stdout(), stderr: spawned.stderr() };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withDuckSession } from '../../src/data/duckdb.ts';
 import { prepareFlights } from '../../src/data/index.ts';
+import type { HoldoutMetrics } from '../../src/ml/trainPipeline.ts';
 import { runCli } from '../helpers/child.ts';
 import { seedEmbeddedHome, tempDir } from '../helpers/stores.ts';
 
@@ -21,21 +22,33 @@ describe('train then score through the nightshift command', () => {
     const env = { DATABASE_URL: '', NIGHTSHIFT_HOME: home, NIGHTSHIFT_DATA: dataDir };
 
     const train = await runCli(
-      ['train', 'flights-delay', '--from', '2001-01-08', '--to', '2001-01-10', '--epochs', '1'],
+      [
+        'train',
+        'flights-delay',
+        '--from',
+        '2001-01-08',
+        '--to',
+        '2001-01-10',
+        '--epochs',
+        '1',
+        '--holdout-days',
+        '2',
+      ],
       env,
     );
     expect(train.stderr).not.toMatch(/^error/m);
     expect(train.code).toBe(0);
     expect(train.stdout).toMatch(/flights-delay@1 registered as candidate/);
+    expect(train.stdout).toMatch(/validation AUC 0\.\d+, log loss 0\.\d+ on [\d,]+ rows/);
     expect(train.stdout).toMatch(
-      /holdout 2001-01-11\.\.2001-01-12 \([\d,]+ rows\): model AUC 0\.\d+, baseline AUC 0\.\d+/,
+      /holdout 2001-01-11\.\.2001-01-12 \(2 days, [\d,]+ rows\): model AUC 0\.\d+, log loss 0\.\d+; baseline \(mean label per \(origin, departure_hour\) on 2001-01-08\.\.2001-01-10\) AUC 0\.\d+, log loss 0\.\d+; model (ahead|behind) by 0\.\d+ AUC/,
     );
 
     const show = await runCli(['models', 'show', 'flights-delay@latest', '--json'], env);
-    const metrics = (JSON.parse(show.stdout) as { metrics: { holdout: Record<string, unknown> } }).metrics;
-    expect(metrics.holdout).toMatchObject({ from: '2001-01-11', to: '2001-01-12', days: 2 });
-    expect(metrics.holdout.auc).toBeGreaterThan(0.5);
-    expect(metrics.holdout.baselineAuc).toBeGreaterThan(0.5);
+    const metrics = (JSON.parse(show.stdout) as { metrics: { holdout: HoldoutMetrics } }).metrics;
+    expect(metrics.holdout).toMatchObject({ from: '2001-01-11', to: '2001-01-12', days: 2, skipped: {} });
+    expect(metrics.holdout.metrics.auc).toBeGreaterThan(0.5);
+    expect(metrics.holdout.baseline?.metrics.auc).toBeGreaterThan(0.5);
 
     const outputs = [1, 2].map((workers) => path.join(root, `predictions-${workers}`));
     const score = (workers: number, output: string) =>

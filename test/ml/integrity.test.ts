@@ -50,7 +50,6 @@ beforeAll(async () => {
     partitions: partitions.slice(0, 2),
     backend,
     overrides: { epochs: 1 },
-    holdout: false,
   });
   artifact = await saveCandidateArtifact(path.join(dir, 'home'), candidate, 'flights-delay', 1);
 }, 120_000);

@@ -34,13 +34,20 @@ async function register(store: Store, home: string, model: string): Promise<numb
   return version.version;
 }
 
-async function bless(store: Store, model: string, version: number, passed: boolean): Promise<number> {
+/** Blesses (or rejects) a version against `against`, the champion it was compared with. */
+async function bless(
+  store: Store,
+  model: string,
+  version: number,
+  passed: boolean,
+  against: number | null = null,
+): Promise<number> {
   return store.transaction(async (tx) => {
     const blessing = await recordBlessing(tx, {
       model,
       version,
       passed,
-      baselineVersion: null,
+      baselineVersion: against,
       holdout: { date: '2001-02-01' },
       rules: [
         {
@@ -73,7 +80,7 @@ describe.each(storeKinds())('the registry on the $kind store', ({ kind, skip }) 
       const v2 = await register(env.store, env.config.home, model);
       expect([v1, v2]).toEqual([1, 2]);
       const b1 = await bless(env.store, model, v1, true);
-      const b2 = await bless(env.store, model, v2, true);
+      const b2 = await bless(env.store, model, v2, true, v1);
       await env.store.transaction((tx) =>
         promoteVersion(tx, { model, version: v1, reason: 'first model', actor }),
       );
@@ -172,44 +179,48 @@ describeWithPostgres('concurrent promotions on Postgres', () => {
     await env?.cleanup();
   });
 
-  it('leave exactly one champion, both recorded, no lost update', async () => {
+  it('leave exactly one champion and refuse the promotion whose blessing saw another champion', async () => {
     const model = 'race';
     const versions = [];
     for (let i = 0; i < 3; i++) versions.push(await register(env.store, env.config.home, model));
-    for (const version of versions) await bless(env.store, model, version, true);
+    await bless(env.store, model, 1, true);
+    // Both candidates were validated against champion 1.
+    await bless(env.store, model, 2, true, 1);
+    await bless(env.store, model, 3, true, 1);
     await env.store.transaction((tx) => promoteVersion(tx, { model, version: 1, reason: 'start', actor }));
     // Two separate connection pools, as two processes would have.
     const other = createPostgresStore(env.env.DATABASE_URL as string);
+    let results: PromiseSettledResult<unknown>[];
     try {
-      const results = await Promise.allSettled([
+      results = await Promise.allSettled([
         env.store.transaction((tx) => promoteVersion(tx, { model, version: 2, reason: 'A', actor: 'a' })),
         other.transaction((tx) => promoteVersion(tx, { model, version: 3, reason: 'B', actor: 'b' })),
       ]);
-      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
     } finally {
       await other.close();
     }
+    // Serialised on the model row: the second saw the first one's champion, not the one its
+    // blessing was compared with, and was refused.
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toBeInstanceOf(PromotionRefusedError);
     const aliases = await getAliases(env.store, model);
+    const winner = aliases.champion as number;
+    expect(refused.reason.message).toMatch(
+      new RegExp(
+        `^refusing to promote race@${5 - winner}: its blessing \\(#\\d+\\) was made against champion 1, but the champion is now ${winner}; validate it again`,
+      ),
+    );
     const champions = await env.store.query(
       `SELECT 1 FROM model_aliases WHERE model = $1 AND alias = 'champion'`,
       [model],
     );
     expect(champions.rows).toHaveLength(1);
     const history = (await aliasHistory(env.store, model)).filter((move) => move.alias === 'champion');
-    // Serialised on the model row: the second promotion saw the first one's champion.
-    expect(history.map((move) => [move.fromVersion, move.toVersion])).toEqual(
-      aliases.champion === 3
-        ? [
-            [null, 1],
-            [1, 2],
-            [2, 3],
-          ]
-        : [
-            [null, 1],
-            [1, 3],
-            [3, 2],
-          ],
-    );
-    expect(aliases.previous).toBe(aliases.champion === 3 ? 2 : 3);
+    expect(history.map((move) => [move.fromVersion, move.toVersion])).toEqual([
+      [null, 1],
+      [1, winner],
+    ]);
+    expect(aliases.previous).toBe(1);
   });
 });

@@ -57,7 +57,7 @@ describe('rule spec validation', () => {
 
   it('names an unknown metric and lists the known ones', () => {
     expect(specError([{ kind: 'floor', metric: 'f1', min: 0.5 }]).message).toBe(
-      "validation rule 0: field 'metric' expected a known metric (auc, accuracy, precision, recall, logLoss, brier, rmse, mae, expectedCalibrationError), found 'f1'",
+      "validation rule 0: field 'metric' expected a known metric (auc, accuracy, precision, recall, logLoss, brier, rmse, mae, r2, expectedCalibrationError), found 'f1'",
     );
   });
 

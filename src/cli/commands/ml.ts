@@ -1,23 +1,34 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import {
+  addDays,
   listPartitions,
   type Partition,
   parseDay,
   readWindow,
   resolveParquetInputs,
 } from '../../data/index.ts';
+import { readPartition } from '../../data/partitions.ts';
 import { UsageError } from '../../errors.ts';
 import { loadModelArtifact } from '../../ml/artifacts.ts';
 import { initBackend } from '../../ml/backend.ts';
+import { DEFAULT_HOLDOUT, holdoutStartingOn } from '../../ml/holdout.ts';
 import { loadPipeline } from '../../ml/pipeline.ts';
+import type { TrainingSettings } from '../../ml/recipe.ts';
 import { describeIncompleteOutput, scoreBatch } from '../../ml/score/index.ts';
+import {
+  REGRESSION_LOSSES,
+  type RegressionLoss,
+  TARGET_TRANSFORMS,
+  type TargetTransform,
+} from '../../ml/target.ts';
 import { trainPipeline } from '../../ml/trainPipeline.ts';
 import { MAX_VERSION, parseModelRef, resolveModelRef } from '../../registry/aliases.ts';
 import { registerCandidate } from '../../registry/registerCandidate.ts';
 import { artifactDirOf, getModelVersion } from '../../registry/versions.ts';
 import { configFrom, parsePositiveInteger, withStore } from '../context.ts';
 import { printJson } from '../format.ts';
+import { formatEpoch, formatHoldout, formatMetrics } from './trainOutput.ts';
 
 interface TrainFlags {
   from: string;
@@ -26,7 +37,53 @@ interface TrainFlags {
   epochs?: number;
   warmStart?: number;
   allowGaps?: boolean;
+  holdoutDays?: number;
+  holdoutMinRows?: number;
+  loss?: string;
+  huberDelta?: number;
+  targetTransform?: string;
   json?: boolean;
+}
+
+/** The flags that override the pipeline's training settings; checked with them by trainPipeline. */
+function trainingOverrides(flags: TrainFlags): Partial<TrainingSettings> {
+  if (flags.holdoutDays !== undefined && flags.holdoutMinRows !== undefined) {
+    throw new UsageError('--holdout-days and --holdout-min-rows: expected one of them, found both');
+  }
+  if (flags.loss !== undefined && !REGRESSION_LOSSES.includes(flags.loss as RegressionLoss)) {
+    throw new UsageError(`invalid --loss '${flags.loss}': expected one of ${REGRESSION_LOSSES.join(', ')}`);
+  }
+  const transform = flags.targetTransform;
+  if (
+    transform !== undefined &&
+    transform !== 'none' &&
+    !TARGET_TRANSFORMS.includes(transform as TargetTransform)
+  ) {
+    throw new UsageError(
+      `invalid --target-transform '${transform}': expected one of ${[...TARGET_TRANSFORMS, 'none'].join(', ')}`,
+    );
+  }
+  return {
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+    ...(flags.epochs === undefined ? {} : { epochs: flags.epochs }),
+    ...(flags.holdoutDays === undefined ? {} : { holdout: { days: flags.holdoutDays } }),
+    ...(flags.holdoutMinRows === undefined ? {} : { holdout: { minRows: flags.holdoutMinRows } }),
+    ...(flags.loss === undefined ? {} : { loss: flags.loss as RegressionLoss }),
+    // Another loss than the pipeline's huber drops its delta; --huber-delta with it is refused.
+    ...(flags.loss !== undefined && flags.loss !== 'huber' ? { huberDelta: undefined } : {}),
+    ...(flags.huberDelta === undefined ? {} : { huberDelta: flags.huberDelta }),
+    ...(transform === undefined
+      ? {}
+      : { targetTransform: transform === 'none' ? undefined : (transform as TargetTransform) }),
+  };
+}
+
+function parsePositiveNumber(value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number <= 0) {
+    throw new UsageError(`invalid --huber-delta '${value}': expected a number > 0`);
+  }
+  return number;
 }
 
 interface ScoreFlags {
@@ -63,13 +120,28 @@ export function registerMlCommands(program: Command): void {
       '--allow-gaps',
       'train even when days of the window have no complete partition (the lineage records them)',
     )
+    .option(
+      '--holdout-days <n>',
+      'holdout: the N days after --to (default: the pipeline holdout setting, else 1 day)',
+      parsePositiveInteger('--holdout-days'),
+    )
+    .option(
+      '--holdout-min-rows <n>',
+      'holdout: the days after --to until they hold N rows',
+      parsePositiveInteger('--holdout-min-rows'),
+    )
+    .option('--loss <loss>', 'regression: mse, huber or mae (default: the pipeline setting, else mse)')
+    .option('--huber-delta <x>', 'regression with --loss huber: the delta (default 1)', parsePositiveNumber)
+    .option('--target-transform <name>', "regression: log1p, or 'none' (default: the pipeline setting)")
     .option('--json', 'print the registered version as JSON')
     .action(async (pipelineName: string, flags: TrainFlags, command: Command) => {
       const config = configFrom(command);
       const pipeline = await loadPipeline(pipelineName);
+      const task = pipeline.model.task;
       const from = parseDay(flags.from, '--from');
       const to = parseDay(flags.to, '--to');
-      const window = await readWindow(path.join(config.dataDir, pipeline.model.dataset), from, to, {
+      const datasetDir = path.join(config.dataDir, pipeline.model.dataset);
+      const window = await readWindow(datasetDir, from, to, {
         allowGaps: flags.allowGaps,
         what: `train ${pipeline.name}`,
       });
@@ -79,9 +151,17 @@ export function registerMlCommands(program: Command): void {
       }
       if (partitions.length === 0) {
         throw new UsageError(
-          `no ${pipeline.model.dataset} partitions from ${from} to ${to} under ${config.dataDir}`,
+          `no ${pipeline.model.dataset} partitions from ${from} to ${to} under ${datasetDir}`,
         );
       }
+      const overrides = trainingOverrides(flags);
+      const holdoutSpec = overrides.holdout ?? pipeline.model.training.holdout ?? DEFAULT_HOLDOUT;
+      const holdout = await holdoutStartingOn(
+        holdoutSpec,
+        addDays(to, 1),
+        (day) => readPartition(datasetDir, day),
+        pipeline.model.dataset,
+      );
       const backend = await initBackend();
       await withStore(config, async (store) => {
         let warmStart: Awaited<ReturnType<typeof loadModelArtifact>> | undefined;
@@ -94,19 +174,12 @@ export function registerMlCommands(program: Command): void {
         const candidate = await trainPipeline({
           pipeline,
           partitions,
+          holdout: holdout.partitions,
           backend,
-          overrides: {
-            ...(flags.seed === undefined ? {} : { seed: flags.seed }),
-            ...(flags.epochs === undefined ? {} : { epochs: flags.epochs }),
-          },
+          overrides,
           warmStart: warmStart?.model,
           onEpoch: (record) => {
-            if (process.stderr.isTTY && !flags.json) {
-              process.stderr.write(
-                `epoch ${record.epoch}: loss ${record.loss.toFixed(4)}, validation loss ${record.validationLoss.toFixed(4)}, ` +
-                  `AUC ${record.validationMetric.toFixed(4)}, ${Math.round(record.samplesPerSecond).toLocaleString('en-US')} samples/s\n`,
-              );
-            }
+            if (process.stderr.isTTY && !flags.json) process.stderr.write(formatEpoch(task, record));
           },
         });
         const version = await registerCandidate(store, candidate, {
@@ -122,22 +195,18 @@ export function registerMlCommands(program: Command): void {
           printJson(version);
           return;
         }
-        const auc = Number(version.metrics.auc);
+        const validation = version.metrics as Record<string, unknown>;
         process.stdout.write(
-          `${version.model}@${version.version} registered as ${version.status}: validation AUC ${auc.toFixed(4)} on ` +
+          `${version.model}@${version.version} registered as ${version.status}: validation ` +
+            `${formatMetrics(task, validation, validation.skipped as Record<string, string> | undefined)} on ` +
             `${candidate.training.validationRows.toLocaleString('en-US')} rows (${partitions.length} days, ${backend.name}, ` +
             `best epoch ${candidate.training.bestEpoch} of ${candidate.training.curves.length})\n`,
         );
-        const holdout = candidate.metrics.holdout;
+        const measured = candidate.metrics.holdout;
         process.stdout.write(
-          holdout === undefined
-            ? `no holdout: no ${pipeline.model.dataset} partitions in the 7 days after ${to}\n`
-            : `holdout ${holdout.from}..${holdout.to} (${holdout.rows.toLocaleString('en-US')} rows): model AUC ${holdout.auc.toFixed(4)}` +
-                (holdout.baselineAuc === undefined
-                  ? ''
-                  : `, baseline AUC ${holdout.baselineAuc.toFixed(4)} (${baselineName(pipeline)} on ${from}..${to}), ` +
-                    `${holdout.auc > holdout.baselineAuc ? '+' : ''}${(holdout.auc - holdout.baselineAuc).toFixed(4)}`) +
-                `; log loss ${holdout.logLoss.toFixed(4)}\n`,
+          measured === undefined
+            ? `${holdout.note}\n`
+            : formatHoldout(task, measured, `${baselineName(pipeline)} on ${from}..${to}`),
         );
       });
     });
@@ -218,5 +287,5 @@ function baselineName(pipeline: {
   model: { baseline?: { slice: string; bucket: { feature: string } } };
 }): string {
   const spec = pipeline.model.baseline;
-  return spec ? `rate per (${spec.slice}, ${spec.bucket.feature})` : 'baseline';
+  return spec ? `mean label per (${spec.slice}, ${spec.bucket.feature})` : 'baseline';
 }

@@ -14,6 +14,7 @@ import { promoteVersion, rollbackChampion } from '../../registry/promote.ts';
 import { listModelVersions } from '../../registry/versions.ts';
 import { configFrom, withStore } from '../context.ts';
 import { formatTable, printJson, truncate } from '../format.ts';
+import { summarizeLineage } from './lineageSummary.ts';
 
 function parseVersion(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_VERSION) {
@@ -83,7 +84,9 @@ export function registerModelCommands(program: Command): void {
 
   models
     .command('show')
-    .description('one version: metrics, lineage, aliases and its latest blessing')
+    .description(
+      'one version: metrics, lineage (summarised: day ranges and counts; --json has every partition), aliases and its latest blessing',
+    )
     .argument('<ref>', 'model@version, model@latest or model@alias (champion, previous, ...)')
     .option('--json', 'print JSON')
     .action(async (reference: string, options: { json?: boolean }, command: Command) => {
@@ -102,7 +105,8 @@ export function registerModelCommands(program: Command): void {
         );
         out.write(`created ${shown.createdAt}, artifact ${version.artifactPath}\n`);
         out.write(`metrics ${JSON.stringify(version.metrics)}\n`);
-        out.write(`lineage ${JSON.stringify(version.lineage)}\n`);
+        for (const line of summarizeLineage(version.lineage as unknown as Record<string, unknown>))
+          out.write(`${line}\n`);
         if (!blessing) return void out.write('blessing: never validated\n');
         out.write(
           `blessing #${blessing.id}: ${blessing.passed ? 'PASSED' : 'FAILED'}` +

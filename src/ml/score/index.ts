@@ -1,4 +1,4 @@
-export { FEATURES_FILE, inputLayoutOf } from './artifactLayout.ts';
+export { FEATURES_FILE, inputLayoutOf, targetTransformOf } from './artifactLayout.ts';
 export {
   inputFilesOf,
   PREDICTIONS_MANIFEST,

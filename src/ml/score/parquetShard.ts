@@ -13,6 +13,7 @@ import { plainPartitionOf } from '../../data/scoreInputs.ts';
 import { DataError, NightshiftError } from '../../errors.ts';
 import type { InputLayout } from '../inputs.ts';
 import { predictScores } from '../predict.ts';
+import type { TargetTransform } from '../target.ts';
 import type { FileShard } from './plan.ts';
 import type { FileShardJob, FileShardResult } from './protocol.ts';
 
@@ -104,6 +105,8 @@ export interface ShardScorer {
   worker: number;
   model: tfl.LayersModel;
   layout: InputLayout;
+  /** The artifact's target transform, inverted so that predictions are in the label's units. */
+  transform?: TargetTransform | undefined;
   fittedFeaturesJson: string;
   microBatch: number;
   /** Called when every row is scored, before the output is written. */
@@ -148,6 +151,7 @@ export async function scoreFileShard(job: FileShardJob, scorer: ShardScorer): Pr
         batch.features,
         batch.rowCount,
         scorer.microBatch,
+        scorer.transform,
       );
       if (appender === undefined) {
         const idType = batch.ids instanceof BigInt64Array ? 'BIGINT' : 'VARCHAR';

@@ -6,7 +6,8 @@ import { loadModelArtifact } from '../artifacts.ts';
 import { initBackend } from '../backend.ts';
 import type { InputLayout } from '../inputs.ts';
 import { predictScores } from '../predict.ts';
-import { FEATURES_FILE, inputLayoutOf } from './artifactLayout.ts';
+import type { TargetTransform } from '../target.ts';
+import { FEATURES_FILE, inputLayoutOf, targetTransformOf } from './artifactLayout.ts';
 import { scoreFileShard } from './parquetShard.ts';
 import type { FromWorker, ScoringResult, ToWorker, WorkerInit } from './protocol.ts';
 
@@ -19,6 +20,7 @@ interface LoadedScorer {
   init: WorkerInit;
   model: tfl.LayersModel;
   layout: InputLayout;
+  transform: TargetTransform | undefined;
   fittedFeaturesJson: string | undefined;
 }
 
@@ -71,6 +73,7 @@ async function load(init: WorkerInit): Promise<void> {
       init,
       model: artifact.model,
       layout,
+      transform: targetTransformOf(artifact.manifest),
       fittedFeaturesJson: artifact.extras[FEATURES_FILE],
     };
     send({ type: 'ready', backend: backend.name });
@@ -90,7 +93,14 @@ async function run(message: Extract<ToWorker, { type: 'job' }>): Promise<Scoring
   if (job.kind === 'rows') {
     const started = performance.now();
     if (crash) crash();
-    const scores = predictScores(scorer.model, scorer.layout, job.features, job.rows, scorer.init.microBatch);
+    const scores = predictScores(
+      scorer.model,
+      scorer.layout,
+      job.features,
+      job.rows,
+      scorer.init.microBatch,
+      scorer.transform,
+    );
     return { kind: 'rows', scores, seconds: (performance.now() - started) / 1000 };
   }
   if (scorer.fittedFeaturesJson === undefined) {
@@ -102,6 +112,7 @@ async function run(message: Extract<ToWorker, { type: 'job' }>): Promise<Scoring
     worker: scorer.init.index,
     model: scorer.model,
     layout: scorer.layout,
+    transform: scorer.transform,
     fittedFeaturesJson: scorer.fittedFeaturesJson,
     microBatch: scorer.init.microBatch,
     onScored: () => send({ type: 'writing', id: message.id }),

@@ -10,9 +10,9 @@ export function evaluateChangeRule(
   champion: EvaluationResult | undefined,
 ): RuleResult {
   const base = { rule: name, kind: rule.kind, metric: rule.metric, threshold: rule.maxWorsening };
-  const candidateReading = readMetric(candidate.metrics, rule.metric, 'candidate');
+  const candidateReading = readMetric(candidate.metrics, rule.metric, 'candidate', candidate.skipped);
   if (champion === undefined) return skippedWithoutChampion({ ...base, value: candidateReading.value });
-  const championReading = readMetric(champion.metrics, rule.metric, 'champion');
+  const championReading = readMetric(champion.metrics, rule.metric, 'champion', champion.skipped);
   const values = { value: candidateReading.value, baselineValue: championReading.value };
   if (!candidateReading.ok || !championReading.ok) {
     return {

@@ -11,16 +11,30 @@ export function exceeds(value: number, limit: number): boolean {
 
 export type MetricReading =
   | { ok: true; value: number }
-  /** `missing`: the evaluation has no such key (a wiring bug); otherwise the value is NaN or infinite. */
-  | { ok: false; value: null; missing: boolean; problem: string };
+  /**
+   * `missing`: the evaluation has no such key (a wiring bug); `skipped`: the holdout cannot define
+   * it (one class, a constant label), with the evaluation's reason; otherwise NaN or infinite.
+   */
+  | { ok: false; value: null; missing: boolean; skipped?: boolean; problem: string };
 
 /** A metric of one evaluation; missing or non-finite values come back with a reason, not a number. */
 export function readMetric(
   metrics: Record<string, number>,
   metric: MetricName,
   whose: string,
+  skipped?: Record<string, string>,
 ): MetricReading {
   const label = metricLabel(metric);
+  const skipReason = skipped?.[metric];
+  if (skipReason !== undefined && !Number.isFinite(metrics[metric])) {
+    return {
+      ok: false,
+      value: null,
+      missing: false,
+      skipped: true,
+      problem: `${label} skipped: ${skipReason}`,
+    };
+  }
   if (!Object.hasOwn(metrics, metric)) {
     return {
       ok: false,
@@ -51,6 +65,7 @@ export function skippedWithoutChampion(base: Omit<RuleResult, 'verdict' | 'reaso
 /**
  * When either side of a comparison cannot be measured, the verdict without comparing:
  * - a missing key on either side is a wiring bug: fail rather than bless;
+ * - skipped for the candidate (the holdout cannot define it): skipped, with the reason;
  * - undefined (NaN) on both sides (a single-class holdout or slice) says nothing: skipped;
  * - undefined for the candidate only: fail, the candidate produced what the champion did not;
  * - undefined for the champion only says nothing against the candidate: skipped.
@@ -63,6 +78,8 @@ export function verdictWithoutComparison(
 ): { verdict: 'fail' | 'skipped'; reason: string } {
   if (!candidate.ok && candidate.missing) return { verdict: 'fail', reason: candidate.problem };
   if (!champion.ok && champion.missing) return { verdict: 'fail', reason: champion.problem };
+  // The holdout cannot define it (the same rows for both): nothing to compare, nothing against.
+  if (!candidate.ok && candidate.skipped) return { verdict: 'skipped', reason: candidate.problem };
   if (!candidate.ok && !champion.ok) {
     return {
       verdict: 'skipped',

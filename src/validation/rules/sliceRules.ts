@@ -72,8 +72,13 @@ function evaluateOneSlice(
       reason: `slice ${slice}: candidate n=${formatCount(count)} but champion ${championCount}: not evaluated on the same holdout`,
     };
   }
-  const candidateReading = readMetric(candidateSlice.metrics, rule.metric, 'candidate');
-  const championReading = readMetric(championSlice.metrics, rule.metric, 'champion');
+  const candidateReading = readMetric(
+    candidateSlice.metrics,
+    rule.metric,
+    'candidate',
+    candidateSlice.skipped,
+  );
+  const championReading = readMetric(championSlice.metrics, rule.metric, 'champion', championSlice.skipped);
   const values = { value: candidateReading.value, baselineValue: championReading.value };
   if (!candidateReading.ok || !championReading.ok) {
     const unmeasured = verdictWithoutComparison(rule.metric, candidateReading, championReading);

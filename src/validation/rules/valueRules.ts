@@ -11,9 +11,13 @@ export function evaluateValueRule(
 ): RuleResult {
   const threshold = rule.kind === 'floor' ? rule.min : rule.max;
   const base = { rule: name, kind: rule.kind, metric: rule.metric, threshold };
-  const reading = readMetric(candidate.metrics, rule.metric, 'candidate');
-  // An unmeasurable metric fails: a rule the pipeline asked for cannot be waved through.
-  if (!reading.ok) return { ...base, value: null, verdict: 'fail', reason: reading.problem };
+  const reading = readMetric(candidate.metrics, rule.metric, 'candidate', candidate.skipped);
+  // A metric the holdout cannot define (one class, a constant label) is skipped with its reason,
+  // as slices under minCount are; any other unmeasurable value fails: a rule the pipeline asked
+  // for cannot be waved through.
+  if (!reading.ok) {
+    return { ...base, value: null, verdict: reading.skipped ? 'skipped' : 'fail', reason: reading.problem };
+  }
   const label = metricLabel(rule.metric);
   const value = reading.value;
   const shown = formatNumber(value, threshold);
