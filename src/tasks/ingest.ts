@@ -13,10 +13,11 @@ import type { NightlyPlan } from './nightly.ts';
  */
 export function ingestTask(plan: () => Promise<NightlyPlan>) {
   return async (context: TaskContext): Promise<JsonObject> => {
-    const { pipeline, options, windowDays, datasetDir } = await plan();
+    const nightly = await plan();
+    const { pipeline, options, datasetDir } = nightly;
     if (options.ingest) return options.ingest(context);
     const dataset = pipeline.model.dataset;
-    const from = addDays(context.ds, -(windowDays + 1));
+    const from = await firstDayRead(nightly, context);
     if (dataset === FLIGHTS_DATASET) {
       const result = await prepareFlights({ dataDir: context.config.dataDir, from, to: context.ds });
       const today = result.partitions.find((partition) => partition.date === context.ds);
@@ -51,6 +52,18 @@ export function ingestTask(plan: () => Promise<NightlyPlan>) {
       to: context.ds,
     };
   };
+}
+
+/**
+ * The oldest day the night reads: the start of the training window, which ends the day before
+ * the holdout. A holdout of N days is known without reading; one of `minRows` is found by
+ * walking back from D-1 (a missing day there fails, named and retriable, as below).
+ */
+async function firstDayRead(nightly: NightlyPlan, context: TaskContext): Promise<string> {
+  const { holdoutSpec, windowDays } = nightly;
+  if ('days' in holdoutSpec) return addDays(context.ds, -(holdoutSpec.days + windowDays));
+  const holdout = await nightly.holdout(context.config, context.ds);
+  return nightly.trainingWindow(holdout).from;
 }
 
 /** Runs of consecutive days as ranges: `2001-01-03..2001-01-09, 2001-01-12`. */
