@@ -122,8 +122,9 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
        TO ${sqlString(stagingDir)} (FORMAT parquet, PARTITION_BY (__day), ROW_GROUP_SIZE ${PARTITION_ROW_GROUP_ROWS})`;
     // A dataset without days yet has every day to write: its COPY (to the staging folder only,
     // removed if the import fails) runs beside the fingerprint scan, on a second connection of
-    // the same engine, filling the cores the other leaves idle. On 3M flights (2 cores, loaded)
-    // the import took about 0.8 of the time of the two in turn.
+    // the same engine, filling the cores the other leaves idle. bench/data-import.ts on 3M
+    // flights (2 shared cores, load 12-15): wall ratio to DuckDB's own COPY 0.34-0.50 with the
+    // two in turn, 0.56-0.99 side by side; the CPU time is the same either way.
     const fresh = !(await hasDays(datasetDir));
     const copySession = fresh ? await openDuckSession() : undefined;
     let started = performance.now();
