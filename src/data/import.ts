@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { DataError, UsageError } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import {
@@ -18,31 +17,26 @@ import type { Day } from './dates.ts';
 import { openDuckSession, sqlIdentifier, sqlString, withDuckSession } from './duckdb.ts';
 import { type ErrorSink, writeErrorFile } from './errorSink.ts';
 import { DEFAULT_MAX_ERROR_RATE } from './features/validate.ts';
-import { fileStatsQuery } from './fileStats.ts';
+import { errorSelect, fingerprintDays } from './importScan.ts';
 import {
   dayExpressions,
   describeSource,
   type ImportFormat,
   resolveImportFiles,
-  SOURCE_FILE_COLUMN,
-  SOURCE_ROW_COLUMN,
   sourceRelation,
 } from './importSource.ts';
-import type { ColumnSchema, FileStats } from './manifest.ts';
+import { moveStagedFiles, stagedSchema, writeStagedDays } from './importStaging.ts';
+import type { ColumnSchema } from './manifest.ts';
 import {
-  firstLine,
   isPartitionCurrent,
   PARTITION_ROW_GROUP_ROWS,
   type PartitionWriteStatus,
-  parquetSchema,
   partitionDir,
   writePartition,
 } from './partitions.ts';
 
 /** Bump when what an import writes changes, so that existing days are rewritten, not kept. */
 const IMPORT_LAYOUT_VERSION = 1;
-/** Days written at once: each is a few small DuckDB queries and a sha256; two cores are kept busy. */
-const DAYS_IN_FLIGHT = 4;
 
 export interface ImportOptions {
   /** Root of the datasets: days go to `<dataDir>/<dataset>/date=D/`. */
@@ -128,8 +122,9 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
        TO ${sqlString(stagingDir)} (FORMAT parquet, PARTITION_BY (__day), ROW_GROUP_SIZE ${PARTITION_ROW_GROUP_ROWS})`;
     // A dataset without days yet has every day to write: its COPY (to the staging folder only,
     // removed if the import fails) runs beside the fingerprint scan, on a second connection of
-    // the same engine, filling the cores the other leaves idle. On 3M flights (2 cores, loaded)
-    // the import took about 0.8 of the time of the two in turn.
+    // the same engine, filling the cores the other leaves idle. bench/data-import.ts on 3M
+    // flights (2 shared cores, load 12-15): wall ratio to DuckDB's own COPY 0.34-0.50 with the
+    // two in turn, 0.56-0.99 side by side; the CPU time is the same either way.
     const fresh = !(await hasDays(datasetDir));
     const copySession = fresh ? await openDuckSession() : undefined;
     let started = performance.now();
@@ -303,6 +298,11 @@ async function contractFor(
 ): Promise<DatasetContract> {
   const recorded = await readContract(datasetDir);
   const where = contractFile(datasetDir);
+  if (options.idColumn !== undefined && !schema.some((column) => column.name === options.idColumn)) {
+    throw new UsageError(
+      `--id-column '${options.idColumn}': no such column; found ${schema.map((c) => c.name).join(', ')}`,
+    );
+  }
   if (recorded === undefined) {
     return validateContract(
       {
@@ -341,141 +341,6 @@ function rangeCondition(options: ImportOptions): string {
   if (options.from !== undefined) conditions.push(`__day >= DATE ${sqlString(options.from)}`);
   if (options.to !== undefined) conditions.push(`__day <= DATE ${sqlString(options.to)}`);
   return conditions.join(' AND ');
-}
-
-interface DayFingerprint {
-  rows: number;
-  hash: string;
-  /** The day's file statistics, computed here so that writePartition need not scan the file. */
-  stats: Omit<FileStats, 'mtimeMs'>;
-}
-
-interface DayFingerprints {
-  days: Map<Day, DayFingerprint>;
-  /** Rows read, good and bad. */
-  read: number;
-  /** Rows in the import's range plus rows without a day: what the error rate is counted on. */
-  total: number;
-  errors: number;
-}
-
-/**
- * Each day's row count, the sum of its rows' hashes (equal data gives equal sums whatever the
- * files' row order, so a re-import finds the days it would not change without writing them),
- * and its statistics for the manifest, in one scan. Measured on the 3M flights: the statistics
- * cost 0.3 s here, against 3.5 s as one query per written day.
- */
-async function fingerprintDays(
-  connection: DuckDBConnection,
-  rows: string,
-  schema: readonly ColumnSchema[],
-  inRange: string,
-  files: readonly string[],
-): Promise<DayFingerprints> {
-  const stats = fileStatsQuery(schema);
-  const hashed = schema.map((column) => sqlIdentifier(column.name)).join(', ');
-  const sql = `SELECT __group, __bad, __rows, __hash, ${stats.results.join(', ')} FROM (
-      SELECT CASE WHEN __reason IS NULL AND ${inRange} THEN strftime(__day, '%Y-%m-%d') END AS __group,
-        __reason IS NOT NULL AS __bad, count(*)::BIGINT AS __rows, sum(hash(${hashed})::HUGEINT)::VARCHAR AS __hash,
-        ${stats.aggregates.join(', ')}
-      FROM ${rows} GROUP BY ALL)`;
-  let result: unknown[][];
-  try {
-    result = (await connection.runAndReadAll(sql)).getRowsJS();
-  } catch (error) {
-    throw new DataError(
-      `${files[0]}${files.length > 1 ? ` and ${files.length - 1} more` : ''}: cannot read: ${firstLine(error)}`,
-      { cause: error },
-    );
-  }
-  const fingerprints: DayFingerprints = { days: new Map(), read: 0, total: 0, errors: 0 };
-  for (const [day, bad, count, hash, ...statValues] of result) {
-    const rowCount = Number(count);
-    fingerprints.read += rowCount;
-    if (bad === true) {
-      fingerprints.errors += rowCount;
-      fingerprints.total += rowCount;
-    } else if (day !== null) {
-      const { mtimeMs: _, ...dayStats } = stats.read(statValues, 0);
-      fingerprints.days.set(String(day), { rows: rowCount, hash: String(hash), stats: dayStats });
-      fingerprints.total += rowCount;
-    }
-  }
-  return fingerprints;
-}
-
-/** The rows without a day, for the error sink: each row as JSON, the reason, its file and row. */
-function errorSelect(rows: string, schema: readonly ColumnSchema[], format: ImportFormat): string {
-  const json = `json_object(${schema.map((c) => `${sqlString(c.name)}, ${sqlIdentifier(c.name)}`).join(', ')})::VARCHAR`;
-  const sourceRow = format === 'parquet' ? `${SOURCE_ROW_COLUMN}::BIGINT` : 'NULL::BIGINT';
-  return `SELECT ${json} AS raw, __reason AS reason, ${sqlIdentifier(SOURCE_FILE_COLUMN)} AS source_file,
-      ${sourceRow} AS source_row, NULL::VARCHAR AS topic, NULL::INTEGER AS "partition", NULL::BIGINT AS "offset"
-    FROM ${rows} WHERE __reason IS NOT NULL ORDER BY source_file, source_row`;
-}
-
-/**
- * The schema DuckDB reads back from the staged files when it is the source's (the statistics of
- * the scan were computed for those types); `undefined` when the Parquet writer changed a type
- * (HUGEINT is written as DOUBLE, for one): each file is then read for its own.
- */
-async function stagedSchema(
-  connection: DuckDBConnection,
-  stagingDir: string,
-  date: Day,
-  source: readonly ColumnSchema[],
-): Promise<ColumnSchema[] | undefined> {
-  const dayDir = path.join(stagingDir, `__day=${date}`);
-  const first = (await readdir(dayDir)).filter((name) => name.endsWith('.parquet')).sort()[0];
-  if (first === undefined) return undefined;
-  const written = await parquetSchema(connection, path.join(dayDir, first));
-  return columnDifferences(source, written).length === 0 &&
-    written.every((column, index) => column.name === source[index]?.name)
-    ? written
-    : undefined;
-}
-
-/** Moves the staged files of one day into writePartition's folder (same file system: renames). */
-async function moveStagedFiles(stagedDir: string, tempDir: string): Promise<number> {
-  const names = (await readdir(stagedDir)).filter((name) => name.endsWith('.parquet')).sort();
-  if (names.length === 0)
-    throw new DataError(`${stagedDir}: expected the day's staged Parquet files, found none`);
-  await Promise.all(
-    names.map((name, index) =>
-      rename(path.join(stagedDir, name), path.join(tempDir, `part-${index}.parquet`)),
-    ),
-  );
-  return names.length;
-}
-
-/** Runs `write` for each day, a few at once, each on its own DuckDB connection. */
-async function writeStagedDays<T>(
-  days: readonly Day[],
-  write: (connection: DuckDBConnection, date: Day) => Promise<T>,
-): Promise<T[]> {
-  const results: T[] = [];
-  let next = 0;
-  let stopped = false;
-  const lanes = Array.from({ length: Math.min(DAYS_IN_FLIGHT, days.length) }, async () => {
-    const session = await openDuckSession();
-    try {
-      while (next < days.length && !stopped) {
-        const date = days[next++] as Day;
-        results.push(
-          await write(session.connection, date).catch((error: unknown) => {
-            stopped = true;
-            throw error;
-          }),
-        );
-      }
-    } finally {
-      session.close();
-    }
-  });
-  // Every lane ends before the caller removes the staging folder, failed or not.
-  const settled = await Promise.allSettled(lanes);
-  const failed = settled.find((outcome) => outcome.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  return results;
 }
 
 let cachedDuckdbVersion: string | undefined;

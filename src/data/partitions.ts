@@ -116,7 +116,8 @@ export interface WritePartitionRequest {
    * What the producer already knows of a written file (by file name), say from the scan that
    * split its rows by day: its row count, schema as DuckDB reads the file back, and statistics
    * computed as `fileStatsQuery` does. `undefined` for a file without: it is read for them.
-   * Saves two queries and a scan a file (on 182 days of flights, 3.5 s of a 12 s import).
+   * Saves two queries and a scan a file: importing 182 days of flights (loaded machine), the
+   * per-day phase went from 5.8 s to 0.9 s.
    */
   knownFile?(name: string): KnownFile | undefined;
 }

@@ -294,5 +294,8 @@ describe('data import', () => {
         timezone: 'Mars/Olympus',
       }),
     ).rejects.toThrow("--timezone 'Mars/Olympus': expected an IANA time zone");
+    await expect(
+      importDataset({ dataDir: root, dataset: 'x', inputs: [file], dateColumn: 'at', idColumn: 'nope' }),
+    ).rejects.toThrow("--id-column 'nope': no such column; found event_id, at, amount, shop");
   });
 });
