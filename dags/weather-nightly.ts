@@ -13,7 +13,8 @@ import { defineDag, nightlyTasks } from '../src/index.ts';
  */
 export default defineDag({
   id: 'weather-nightly',
-  description: 'Daily high temperature: score the day, retrain, validate against the champion, promote or keep',
+  description:
+    'Daily high temperature: score the day, retrain, validate against the champion, promote or keep',
   schedule: '@daily',
   timezone: 'UTC',
   startDate: '2013-02-01',

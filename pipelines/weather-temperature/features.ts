@@ -16,7 +16,13 @@ export const weatherTemperatureFeatures = defineFeatures({
     // The day's low: the strongest single input (the high is the low plus the day's range).
     temp_min: { kind: 'numeric', column: 'temp_min', standardize: true },
     // 0 on most days, up to 118 mm: compress the tail.
-    precipitation: { kind: 'numeric', column: 'precipitation', clip: { min: 0 }, log1p: true, standardize: true },
+    precipitation: {
+      kind: 'numeric',
+      column: 'precipitation',
+      clip: { min: 0 },
+      log1p: true,
+      standardize: true,
+    },
     wind: { kind: 'numeric', column: 'wind', standardize: true },
     // sun, rain, drizzle, fog, snow: a sunny day has a wider range between low and high.
     weather: { kind: 'categorical', column: 'weather', encoding: { type: 'vocabulary', topN: 10 } },

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { NightshiftConfig } from '../config.ts';
 import type { JsonObject, TaskContext, TaskDefinition } from '../dag/types.ts';
-import { addDays, type Day, listPartitions, type Partition, readWindow } from '../data/index.ts';
+import { addDays, type Day, type Partition, readWindow } from '../data/index.ts';
 import { readPartition } from '../data/partitions.ts';
 import { DataError } from '../errors.ts';
 import { DEFAULT_HOLDOUT, type HoldoutSpec, holdoutEndingOn } from '../ml/holdout.ts';

@@ -1,13 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import {
-  addDays,
-  listPartitions,
-  type Partition,
-  parseDay,
-  readWindow,
-  resolveParquetInputs,
-} from '../../data/index.ts';
+import { addDays, type Partition, parseDay, readWindow, resolveParquetInputs } from '../../data/index.ts';
 import { readPartition } from '../../data/partitions.ts';
 import { UsageError } from '../../errors.ts';
 import { loadModelArtifact } from '../../ml/artifacts.ts';
