@@ -8,7 +8,7 @@ import { getAliases } from '../../src/registry/aliases.ts';
 import { latestBlessing } from '../../src/registry/blessings.ts';
 import { getModelVersion } from '../../src/registry/versions.ts';
 import { nightlyTasks } from '../../src/tasks/index.ts';
-import type { NightlyOptions } from '../../src/tasks/nightly.ts';
+import { type NightlyOptions, planNightly } from '../../src/tasks/nightly.ts';
 import type { RuleSpec } from '../../src/validation/index.ts';
 import { query } from '../data/helpers.ts';
 import { openTestEnvironment, storeKinds, type TestEnvironment, tempDir } from '../helpers/stores.ts';
@@ -234,4 +234,28 @@ describe.each(storeKinds())('the nightly DAG of a regression on the $kind store'
     },
     300_000,
   );
+});
+
+describe('nightlyTasks against the pipeline task', () => {
+  it('refuses a rule or rollback metric the regression cannot measure when the plan is built, naming the rule', async () => {
+    const plan = planNightly(
+      options({
+        blessingRules: [
+          { kind: 'ceiling', metric: 'mae', max: 10 },
+          { kind: 'floor', metric: 'auc', min: 0.6 },
+        ],
+      }),
+    );
+    await expect(plan()).rejects.toThrowError(
+      "validation rule 1 'auc floor': metric 'auc' is not measured for a regression task: expected one of mae, rmse, r2",
+    );
+    await expect(planNightly(options({ rollback: { maxDrop: 1 } }))()).rejects.toThrowError(
+      "rollback rule 'auc rollback': metric 'auc' is not measured for a regression task",
+    );
+    await expect(planNightly(options({ trainingOverrides: { loss: 'mae' } }))()).rejects.toThrowError(
+      "nightlyTasks(synthetic-regression): training settings with trainingOverrides: 'huberDelta' applies to loss 'huber' only, found loss 'mae'",
+    );
+    const planned = await planNightly(options())();
+    expect(planned.holdoutSpec).toEqual({ minRows: 150 });
+  });
 });
