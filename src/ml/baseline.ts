@@ -12,10 +12,11 @@ export interface BaselineRows {
 }
 
 /**
- * A historical-rate table: each (slice value, bucket) group's positive rate on the training
- * rows. A holdout row of an unseen group gets its slice value's rate, then the overall rate.
- * Rates are raw (no smoothing), as the issue defines the baseline: a group seen once scores
- * 0 or 1, which is what a lookup table of past rates does.
+ * A historical-mean table: each (slice value, bucket) group's mean label on the training rows,
+ * which is the positive rate for a binary task and the mean target for a regression. A holdout
+ * row of an unseen group gets its slice value's mean, then the overall mean. Means are raw (no
+ * smoothing), as the issue defines the baseline: a binary group seen once scores 0 or 1, which
+ * is what a lookup table of past rates does.
  */
 export function groupRateScores(
   spec: GroupRateBaselineSpec,

@@ -45,8 +45,7 @@ export function measureTask(
   if (labels.length === 0) {
     return { metrics: {}, skipped: Object.fromEntries(names.map((name) => [name, 'no rows'])) };
   }
-  const measured = task === 'binary' ? binary(scores, labels, scope) : regression(scores, labels, scope);
-  return measured;
+  return task === 'binary' ? binary(scores, labels, scope) : regression(scores, labels, scope);
 }
 
 function binary(scores: NumericArray, labels: NumericArray, scope: 'overall' | 'slice'): MeasuredMetrics {

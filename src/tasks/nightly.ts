@@ -165,7 +165,8 @@ export function nightlyTasks(options: NightlyOptions): TaskDefinition[] {
       shard: scoreShardTask,
     },
     { id: 'train', deps: ['score'], triggerRule: 'none_failed', run: trainTask(plan) },
-    { id: 'validate', deps: ['train'], run: validateTask(plan) },
+    // Retried once: a store error looking up the champion fails it (never "no champion").
+    { id: 'validate', deps: ['train'], retries: 1, retryDelayMs: 5_000, run: validateTask(plan) },
     { id: 'promote', deps: ['validate'], run: promoteTask(plan) },
     { id: 'keep', deps: ['validate'], run: keepTask(plan) },
   ];

@@ -120,6 +120,34 @@ describe.each(storeKinds())('the registry on the $kind store', ({ kind, skip }) 
   );
 
   it.skipIf(skip)(
+    'refuses a blessing made against a champion that is no longer champion; a fresh blessing promotes',
+    async () => {
+      const model = 'stale-blessing';
+      for (let i = 0; i < 3; i++) await register(env.store, env.config.home, model);
+      await bless(env.store, model, 1, true);
+      await env.store.transaction((tx) => promoteVersion(tx, { model, version: 1, reason: 'first', actor }));
+      const stale = await bless(env.store, model, 2, true, 1);
+      await bless(env.store, model, 3, true, 1);
+      await env.store.transaction((tx) => promoteVersion(tx, { model, version: 3, reason: 'v3', actor }));
+      // v2 was compared with v1; v3 is champion now.
+      const refused = env.store.transaction((tx) =>
+        promoteVersion(tx, { model, version: 2, reason: 'v2', actor }),
+      );
+      await expect(refused).rejects.toThrowError(PromotionRefusedError);
+      await expect(refused).rejects.toThrowError(
+        `refusing to promote stale-blessing@2: its blessing (#${stale}) was made against champion 1, but the champion is now 3; validate it again, or use --force to promote it anyway (recorded as forced)`,
+      );
+      expect(await getAliases(env.store, model)).toEqual({ champion: 3, previous: 1 });
+      // Blessed again against the current champion, it is promoted.
+      await bless(env.store, model, 2, true, 3);
+      await env.store.transaction((tx) =>
+        promoteVersion(tx, { model, version: 2, reason: 'v2 again', actor }),
+      );
+      expect(await getAliases(env.store, model)).toEqual({ champion: 2, previous: 3 });
+    },
+  );
+
+  it.skipIf(skip)(
     'refuses a version that was never blessed or failed its blessing, unless forced',
     async () => {
       const model = 'refusals';

@@ -3,12 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type NightshiftConfig } from '../../src/config.ts';
 import { defineDag, listTaskInstances, runDag, runForDay } from '../../src/dag/index.ts';
 import type { Dag, TaskDefinition } from '../../src/dag/types.ts';
+import { sqlString } from '../../src/data/duckdb.ts';
 import { getAliases } from '../../src/registry/aliases.ts';
 import { latestBlessing } from '../../src/registry/blessings.ts';
 import { getModelVersion } from '../../src/registry/versions.ts';
 import { nightlyTasks } from '../../src/tasks/index.ts';
-import type { NightlyOptions } from '../../src/tasks/nightly.ts';
+import { type NightlyOptions, planNightly } from '../../src/tasks/nightly.ts';
 import type { RuleSpec } from '../../src/validation/index.ts';
+import { query } from '../data/helpers.ts';
 import { openTestEnvironment, storeKinds, type TestEnvironment, tempDir } from '../helpers/stores.ts';
 import { writeRegressionDays } from './regressionData.ts';
 
@@ -135,6 +137,14 @@ describe.each(storeKinds())('the nightly DAG of a regression on the $kind store'
       const second = await night(dag, '2024-01-11');
       expect(second.result.state).toBe('success');
       expect(second.tasks.score?.outputs).toMatchObject({ version: 1, rows: 100 });
+      // Batch scoring inverted the artifact's log1p: predictions are minutes (the day's mean is
+      // about 40), not log1p minutes (about 3.7).
+      const output = (second.tasks.score?.outputs as { output?: string } | undefined)?.output as string;
+      const [[meanScore]] = (await query(
+        `SELECT avg(score) FROM read_parquet(${sqlString(path.join(output, 'shard-*.parquet'))})`,
+      )) as [[number]];
+      expect(meanScore).toBeGreaterThan(30);
+      expect(meanScore).toBeLessThan(55);
       const validated = second.tasks.validate?.outputs as Record<string, unknown>;
       expect(validated).toMatchObject({ candidate: 2, champion: 1 });
       const blessing = await latestBlessing(env.store, 'synthetic-regression', 2);
@@ -224,4 +234,28 @@ describe.each(storeKinds())('the nightly DAG of a regression on the $kind store'
     },
     300_000,
   );
+});
+
+describe('nightlyTasks against the pipeline task', () => {
+  it('refuses a rule or rollback metric the regression cannot measure when the plan is built, naming the rule', async () => {
+    const plan = planNightly(
+      options({
+        blessingRules: [
+          { kind: 'ceiling', metric: 'mae', max: 10 },
+          { kind: 'floor', metric: 'auc', min: 0.6 },
+        ],
+      }),
+    );
+    await expect(plan()).rejects.toThrowError(
+      "validation rule 1 'auc floor': metric 'auc' is not measured for a regression task: expected one of mae, rmse, r2",
+    );
+    await expect(planNightly(options({ rollback: { maxDrop: 1 } }))()).rejects.toThrowError(
+      "rollback rule 'auc rollback': metric 'auc' is not measured for a regression task",
+    );
+    await expect(planNightly(options({ trainingOverrides: { loss: 'mae' } }))()).rejects.toThrowError(
+      "nightlyTasks(synthetic-regression): training settings with trainingOverrides: 'huberDelta' applies to loss 'huber' only, found loss 'mae'",
+    );
+    const planned = await planNightly(options())();
+    expect(planned.holdoutSpec).toEqual({ minRows: 150 });
+  });
 });
