@@ -59,6 +59,8 @@ export function defineDag<P extends JsonObject = JsonObject>(definition: DagDefi
     }
     if (typeof task.run !== 'function')
       problems.push(`DAG '${id}', task '${task.id}': 'run' must be a function`);
+    if (task.check !== undefined && typeof task.check !== 'function')
+      problems.push(`DAG '${id}', task '${task.id}': 'check' must be a function returning a promise`);
     if (task.shard !== undefined && typeof task.shard !== 'function')
       problems.push(
         `DAG '${id}', task '${task.id}': 'shard' must be a function (it runs one shard of ctx.shards)`,
@@ -125,6 +127,7 @@ function resolveTask(
     triggerRule: task.triggerRule ?? 'all_success',
     run: task.run,
     shard: task.shard,
+    check: task.check,
   };
 }
 

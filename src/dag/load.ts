@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DagValidationError } from '../errors.ts';
+import { DagValidationError, errorMessage } from '../errors.ts';
 import { DagDefinitionError, isDag } from './define.ts';
 import type { Dag } from './types.ts';
 
@@ -47,6 +47,13 @@ export async function loadDagFile(file: string): Promise<Dag> {
       file,
       `declares DAG id '${dag.id}' but DAG files are named after their id: rename it ${dag.id}${path.extname(file)}`,
     );
+  }
+  for (const task of dag.tasks) {
+    try {
+      await task.check?.();
+    } catch (error) {
+      throw new DagValidationError(file, `task '${task.id}': ${errorMessage(error)}`, { cause: error });
+    }
   }
   return { ...dag, file };
 }

@@ -163,6 +163,12 @@ export interface TaskDefinition<P extends JsonObject = JsonObject> extends Retry
   run: TaskFunction<P>;
   /** Runs one shard of the work `run` splits with `ctx.shards` (on whichever worker takes it). */
   shard?: ShardFunction<P>;
+  /**
+   * A check that needs asynchronous work (loading a pipeline's modules), run once when the DAG
+   * file loads: its error fails the load, naming the file, so `dags list`, the scheduler and
+   * `run` refuse a broken DAG before any night starts.
+   */
+  check?: () => Promise<void>;
 }
 
 /**
@@ -218,6 +224,7 @@ export interface ResolvedTask {
   triggerRule: TriggerRule;
   run: TaskFunction<JsonObject>;
   shard: ShardFunction<JsonObject> | undefined;
+  check: (() => Promise<void>) | undefined;
 }
 
 /** A validated DAG, as `defineDag` returns it. */

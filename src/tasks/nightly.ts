@@ -144,9 +144,11 @@ async function buildPlan(options: NightlyOptions): Promise<NightlyPlan> {
 }
 
 /**
- * The nightly tasks of a pipeline. The rules are checked here, when the DAG file loads; their
- * metrics against the pipeline's task when the plan is built (the pipeline module is loaded
- * asynchronously): that starts now, and its error, if any, fails the night's first task.
+ * The nightly tasks of a pipeline. The rules' shapes are checked here; the pipeline (its
+ * modules, its settings, and the rules' metrics against its task) when the DAG file loads,
+ * through the ingest task's `check`, so that `dags list` and the scheduler name a rule the task
+ * cannot measure before any night. Code that builds the tasks without loading a DAG file gets
+ * the same error from the night's first task.
  */
 export function nightlyTasks(options: NightlyOptions): TaskDefinition[] {
   validateRuleSpecs(options.blessingRules);
@@ -154,7 +156,15 @@ export function nightlyTasks(options: NightlyOptions): TaskDefinition[] {
   // Start loading and checking at once; a failure is reported by the first task that asks.
   plan().catch(() => undefined);
   return [
-    { id: 'ingest', retries: 2, retryDelayMs: 5_000, run: ingestTask(plan) },
+    {
+      id: 'ingest',
+      retries: 2,
+      retryDelayMs: 5_000,
+      run: ingestTask(plan),
+      check: async () => {
+        await plan();
+      },
+    },
     { id: 'monitor', deps: ['ingest'], run: monitorTask(plan) },
     {
       id: 'score',

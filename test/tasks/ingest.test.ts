@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type NightshiftConfig } from '../../src/config.ts';
 import { defineDag, listTaskInstances, runDag, runForDay } from '../../src/dag/index.ts';
@@ -10,38 +9,8 @@ import { withDuckSession, writePartition } from '../../src/data/index.ts';
 import { NightshiftError } from '../../src/errors.ts';
 import { nightlyTasks } from '../../src/tasks/index.ts';
 import { describeDays } from '../../src/tasks/ingest.ts';
-import { repoRoot } from '../helpers/child.ts';
 import { openTestEnvironment, storeKinds, type TestEnvironment, tempDir } from '../helpers/stores.ts';
-
-const src = (file: string) => pathToFileURL(path.join(repoRoot, 'src', file)).href;
-
-/** A user's pipeline on a dataset that is not flights: a reading and a label per sensor a day. */
-function writeSensorPipeline(dir: string): void {
-  const pipelineDir = path.join(dir, 'sensor-load');
-  fs.mkdirSync(pipelineDir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
-  fs.writeFileSync(
-    path.join(pipelineDir, 'features.ts'),
-    `import { defineFeatures } from '${src('data/index.ts')}';
-export const features = defineFeatures({
-  name: 'sensor-load', version: 1, id: 'sensor',
-  features: { reading: { kind: 'numeric', column: 'reading', standardize: true } },
-  label: { kind: 'regression', column: 'load' },
-});
-`,
-  );
-  fs.writeFileSync(
-    path.join(pipelineDir, 'model.ts'),
-    `import { buildTabularModel } from '${src('ml/models.ts')}';
-export const model = {
-  name: 'sensor-load', dataset: 'sensors', task: 'regression',
-  build: (layout, seed) => buildTabularModel(layout, { seed, hidden: [4], output: 'linear' }),
-  training: { seed: 1, windowDays: 3, epochs: 1, batchSize: 8, learningRate: 0.01,
-    validationFraction: 0.25, earlyStopping: { patience: 1 } },
-};
-`,
-  );
-}
+import { writeSensorPipeline } from './sensorPipeline.ts';
 
 async function writeSensorDay(dataDir: string, date: string): Promise<void> {
   await withDuckSession((connection) =>
