@@ -17,7 +17,7 @@ export {
   prepareFlights,
 } from './flights.ts';
 export * from './kafka/index.ts';
-export { type ColumnSchema, MANIFEST_FILE, type PartitionManifest, type VerifyLevel } from './manifest.ts';
+export { type ColumnSchema, MANIFEST_FILE, type PartitionManifest } from './manifest.ts';
 export {
   type ListPartitionsOptions,
   listPartitions,
