@@ -31,7 +31,7 @@ export {
 export { type ImportedDay, type ImportOptions, type ImportResult, importDataset } from './import.ts';
 export { IMPORT_FORMATS, type ImportFormat } from './importSource.ts';
 export * from './kafka/index.ts';
-export { type ColumnSchema, MANIFEST_FILE, type PartitionManifest, type VerifyLevel } from './manifest.ts';
+export { type ColumnSchema, MANIFEST_FILE, type PartitionManifest } from './manifest.ts';
 export {
   type ListPartitionsOptions,
   listPartitions,

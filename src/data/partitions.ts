@@ -97,7 +97,7 @@ export async function readPartition(
   const dir = partitionDir(datasetDir, date);
   const manifest = await readManifest(dir);
   if (manifest === undefined) return undefined;
-  await verifyManifestFiles(dir, manifest, 'sha256', only).catch((error: unknown) =>
+  await verifyManifestFiles(dir, manifest, only).catch((error: unknown) =>
     explainChangedFiles(dir, manifest, error),
   );
   const files = manifest.files.map((file) => path.join(dir, file.name));
@@ -287,7 +287,7 @@ async function replaceDir(fromDir: string, toDir: string): Promise<void> {
 }
 
 async function filesIntact(dir: string, manifest: PartitionManifest): Promise<boolean> {
-  return verifyManifestFiles(dir, manifest, 'sha256').then(
+  return verifyManifestFiles(dir, manifest).then(
     () => true,
     () => false,
   );

@@ -61,14 +61,14 @@ describe('train and score refuse damaged or incomplete data', () => {
     const manifest = JSON.parse(await readFile(path.join(path.dirname(file), MANIFEST_FILE), 'utf8'));
     const recorded = manifest.files[0].sha256 as string;
     const size = (await stat(file)).size;
-    // The magic bytes for train, the footer's metadata for score.
-    for (const [command, offset] of [
-      ['train', 1],
-      ['score', size - 30],
-    ] as const) {
+    // The magic bytes, a data page, the footer's metadata: each for train and for score.
+    const cases = [1, 5000, size - 30].flatMap((offset) =>
+      (['train', 'score'] as const).map((command) => [command, offset] as const),
+    );
+    for (const [command, offset] of cases) {
       await flipBit(file, offset);
       const found = await sha256File(file);
-      const output = path.join(root, `predictions-${command}`);
+      const output = path.join(root, `predictions-${command}-${offset}`);
       const args =
         command === 'train'
           ? ['train', 'flights-delay', '--from', '2001-01-08', '--to', '2001-01-09', '--epochs', '1']
@@ -89,14 +89,14 @@ describe('train and score refuse damaged or incomplete data', () => {
               output,
             ];
       const run = await runCli(args, env(dataDir));
-      expect(run.code, `${command}: ${run.stdout}`).toBe(1);
+      expect(run.code, `${command} at offset ${offset}: ${run.stdout}`).toBe(1);
       expect(run.stderr).toContain(`${file}: expected sha256 ${recorded}`);
       expect(run.stderr).toContain(`found ${found}`);
       expect(await stat(output).catch(() => undefined)).toBeUndefined();
       await flipBit(file, offset);
     }
     expect((await latestVersion()).version).toBe(1);
-  }, 120_000);
+  }, 240_000);
 
   it("refuses a manifest naming another day's file through ../", async () => {
     const dataDir = await copyOf('crafted');
