@@ -24,8 +24,6 @@ export interface ScoringPoolOptions {
   workers?: number;
   microBatch?: number;
   backend?: BackendRequest;
-  /** Per-worker environment overrides (e.g. CUDA_VISIBLE_DEVICES from planScoringWorkers). */
-  workerEnv?: (index: number) => Record<string, string>;
   /** Attempts per shard before the task fails; default 3. */
   maxAttempts?: number;
   /** Test hook: make the worker running this shard attempt exit abruptly mid-shard. */
@@ -182,7 +180,6 @@ export class ScoringPool {
   }
 
   private spawn(index: number): Slot {
-    const env = this.options.workerEnv?.(index);
     const slot: Slot = {
       index,
       worker: undefined,
@@ -202,10 +199,7 @@ export class ScoringPool {
             return;
           }
           // Plain JavaScript: none of the parent's loader flags (tsx's --import) are needed.
-          const worker = new Worker(file, {
-            execArgv: [],
-            ...(env ? { env: { ...process.env, ...env } } : {}),
-          });
+          const worker = new Worker(file, { execArgv: [] });
           slot.worker = worker;
           worker.on('message', (message: FromWorker) => {
             if (message.type === 'ready') {
