@@ -46,46 +46,50 @@ export default defineDag({ id: 'logged', description: '', tasks: [
     if (dagsDir) fs.rmSync(dagsDir, { recursive: true, force: true });
   });
 
-  it.skipIf(skip)('carry the dag, run, task and attempt ids (and the shard), from any logger', async () => {
-    const result = await runCli(['run', 'logged', '--date', '2001-01-15'], {
-      ...env.env,
-      NIGHTSHIFT_DAGS: dagsDir,
-      LOG_LEVEL: 'info',
-    });
-    expect(result.code, result.stderr).toBe(0);
-    const lines = result.stderr
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as LogLine);
-    const find = (msg: string | RegExp) =>
-      lines.find((line) => (typeof msg === 'string' ? line.msg === msg : msg.test(line.msg)));
-    const runId = find('task started')?.run;
-    expect(runId).toEqual(expect.any(Number));
-    expect(find(/^ML backend: cpu/)).toMatchObject({
-      component: 'ml',
-      dag: 'logged',
-      run: runId,
-      task: 'train',
-      attempt: 1,
-    });
-    expect(find('from an early logger')).toMatchObject({
-      component: 'early',
-      dag: 'logged',
-      run: runId,
-      task: 'train',
-      attempt: 1,
-    });
-    expect(find('inside a shard')).toMatchObject({
-      component: 'data',
-      dag: 'logged',
-      run: runId,
-      task: 'score',
-      shard: 'part-a',
-      attempt: 1,
-    });
-    // Each key once per line, even where the logger carries some ids itself.
-    for (const line of result.stderr.split('\n').filter((text) => text.startsWith('{'))) {
-      expect(line.match(/"dag":/g)?.length ?? 0, line).toBeLessThanOrEqual(1);
-    }
-  });
+  it.skipIf(skip)(
+    'carry the dag, run, task and attempt ids (and the shard), from any logger',
+    async () => {
+      const result = await runCli(['run', 'logged', '--date', '2001-01-15'], {
+        ...env.env,
+        NIGHTSHIFT_DAGS: dagsDir,
+        LOG_LEVEL: 'info',
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const lines = result.stderr
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as LogLine);
+      const find = (msg: string | RegExp) =>
+        lines.find((line) => (typeof msg === 'string' ? line.msg === msg : msg.test(line.msg)));
+      const runId = find('task started')?.run;
+      expect(runId).toEqual(expect.any(Number));
+      expect(find(/^ML backend: cpu/)).toMatchObject({
+        component: 'ml',
+        dag: 'logged',
+        run: runId,
+        task: 'train',
+        attempt: 1,
+      });
+      expect(find('from an early logger')).toMatchObject({
+        component: 'early',
+        dag: 'logged',
+        run: runId,
+        task: 'train',
+        attempt: 1,
+      });
+      expect(find('inside a shard')).toMatchObject({
+        component: 'data',
+        dag: 'logged',
+        run: runId,
+        task: 'score',
+        shard: 'part-a',
+        attempt: 1,
+      });
+      // Each key once per line, even where the logger carries some ids itself.
+      for (const line of result.stderr.split('\n').filter((text) => text.startsWith('{'))) {
+        expect(line.match(/"dag":/g)?.length ?? 0, line).toBeLessThanOrEqual(1);
+      }
+    },
+    120_000,
+  );
 });
