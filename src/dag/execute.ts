@@ -1,6 +1,6 @@
 import type { NightshiftConfig } from '../config.ts';
 import { LeaseLostError, NightshiftError, TaskCancelledError, TaskTimeoutError } from '../errors.ts';
-import { childLogger, type Logger } from '../log.ts';
+import { childLogger, type Logger, withLogBindings } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { formatLogicalDate } from './interval.ts';
 import { normalizeOutputs } from './outputs.ts';
@@ -119,7 +119,12 @@ export async function executeTaskInstance(options: ExecuteOptions): Promise<Exec
     const aborted = new Promise<never>((_, reject) => {
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
     });
-    const value = await Promise.race([Promise.resolve().then(() => task.run(context)), aborted]);
+    // Lines logged by the code the task calls (training, scoring, data) carry its ids too.
+    const ids = { dag: dag.id, run: run.id, task: claim.taskId, attempt: claim.tryNumber };
+    const value = await Promise.race([
+      withLogBindings(ids, () => Promise.resolve().then(() => task.run(context))),
+      aborted,
+    ]);
     outcome = { kind: 'success', outputs: normalizeOutputs(task.id, value) };
   } catch (error) {
     outcome = failureOutcome(error, claim, task, log, Date.now() - started);

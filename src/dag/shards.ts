@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { NightshiftConfig } from '../config.ts';
 import { NightshiftError, TaskCancelledError, UsageError } from '../errors.ts';
-import { childLogger } from '../log.ts';
+import { childLogger, withLogBindings } from '../log.ts';
 import { type Store, withTransientRetry } from '../store/index.ts';
 import { runFields } from './execute.ts';
 import { normalizeOutputs } from './outputs.ts';
@@ -72,17 +72,21 @@ export async function executeShard(
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }),
     );
     const value = await Promise.race([
-      Promise.resolve().then(() =>
-        handler(claim.spec, {
-          ...runFields(dag, run),
-          taskId: claim.taskId,
-          shard: claim.shard,
-          attempt: claim.attempts,
-          log,
-          signal: controller.signal,
-          store,
-          config: options.config,
-        }),
+      withLogBindings(
+        { dag: dag.id, run: run.id, task: claim.taskId, shard: claim.shard, attempt: claim.attempts },
+        () =>
+          Promise.resolve().then(() =>
+            handler(claim.spec, {
+              ...runFields(dag, run),
+              taskId: claim.taskId,
+              shard: claim.shard,
+              attempt: claim.attempts,
+              log,
+              signal: controller.signal,
+              store,
+              config: options.config,
+            }),
+          ),
       ),
       aborted,
     ]);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
@@ -77,8 +78,8 @@ function lockedError(home: string, holder: LockInfo, cause?: unknown): StoreLock
 }
 
 async function connectToHolder(holder: LockInfo, home: string): Promise<Store> {
-  const socket = holder.socket as { host: string; port: number };
-  const url = `postgres://nightshift@${socket.host}:${socket.port}/postgres`;
+  const socket = holder.socket as NonNullable<LockInfo['socket']>;
+  const url = `postgres://nightshift:${encodeURIComponent(socket.password ?? '')}@${socket.host}:${socket.port}/postgres`;
   const store = createPostgresStore(url, {
     max: 1,
     kind: 'embedded-client',
@@ -104,8 +105,11 @@ async function openHolder(dataDir: string, lock: HeldLock, serve: boolean): Prom
   // PGlite has one session: local callers and socket clients take turns through `gate`
   // (see socketServer.ts for why a turn is a whole query cycle).
   const gate = new Mutex();
-  const server = serve ? await startSocketServer(db, gate) : undefined;
-  if (server) lock.update({ socket: { host: '127.0.0.1', port: server.port } });
+  // Any local user can reach a loopback port: clients need this password, which only the lock
+  // file's owner can read (mode 0600).
+  const password = randomBytes(32).toString('base64url');
+  const server = serve ? await startSocketServer(db, gate, password) : undefined;
+  if (server) lock.update({ socket: { host: '127.0.0.1', port: server.port, password } });
 
   const releaseOnExit = () => lock.release();
   process.once('exit', releaseOnExit);

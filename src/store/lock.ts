@@ -23,8 +23,11 @@ export interface LockInfo {
   processStart?: string;
   command: string;
   startedAt: string;
-  /** Where the holder serves the store over the Postgres wire protocol, once it does. */
-  socket?: { host: string; port: number };
+  /**
+   * Where the holder serves the store over the Postgres wire protocol, once it does, and the
+   * password its clients give (the lock file is readable by its owner only).
+   */
+  socket?: { host: string; port: number; password?: string };
 }
 
 export interface HeldLock {
@@ -97,7 +100,8 @@ function currentCommand(): string {
 
 function writeExclusive(lockPath: string, info: LockInfo): boolean {
   try {
-    const fd = fs.openSync(lockPath, 'wx');
+    // Owner only: it holds the socket's password once the store is served.
+    const fd = fs.openSync(lockPath, 'wx', 0o600);
     try {
       fs.writeSync(fd, JSON.stringify(info));
       fs.fsyncSync(fd);
@@ -183,7 +187,8 @@ function heldLock(lockPath: string, initial: LockInfo): HeldLock {
     update(patch: Partial<LockInfo>) {
       info = { ...info, ...patch };
       const temporary = `${lockPath}.${process.pid}.tmp`;
-      fs.writeFileSync(temporary, JSON.stringify(info));
+      fs.rmSync(temporary, { force: true });
+      fs.writeFileSync(temporary, JSON.stringify(info), { mode: 0o600, flag: 'wx' });
       fs.renameSync(temporary, lockPath);
     },
     release() {

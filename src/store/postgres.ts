@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import type { Logger } from '../log.ts';
+import { listenOn } from './listen.ts';
 import type { Queryable, QueryResult, Row, Store, StoreKind } from './types.ts';
 
 // Parse the types whose default representation differs between pg and PGlite, so that both
@@ -54,6 +56,8 @@ export interface PostgresStoreOptions {
   description?: string;
   /** Called once when the store is closed (used by the embedded client to release resources). */
   onClose?: () => Promise<void>;
+  /** Where the LISTEN connection logs its losses and reconnections (default: the root logger). */
+  log?: Logger;
 }
 
 /**
@@ -133,7 +137,7 @@ export function createPostgresStore(connectionString: string, options: PostgresS
     ...(prepare
       ? {
           async listen(channel: string, onNotify: () => void): Promise<() => Promise<void>> {
-            return listenOn(connectionString, channel, onNotify);
+            return listenOn(connectionString, channel, onNotify, options.log);
           },
         }
       : {}),
@@ -143,29 +147,5 @@ export function createPostgresStore(connectionString: string, options: PostgresS
       await pool.end();
       await options.onClose?.();
     },
-  };
-}
-
-/**
- * LISTEN on a connection of its own (a pooled one would be handed to other queries). If the
- * connection drops, notifications stop and callers' polling carries on; the next listen call
- * connects afresh.
- */
-async function listenOn(
-  connectionString: string,
-  channel: string,
-  onNotify: () => void,
-): Promise<() => Promise<void>> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(channel))
-    throw new Error(`listen: channel '${channel}' is not a plain identifier`);
-  const client = new pg.Client({ connectionString });
-  client.on('error', () => {});
-  client.on('notification', (message) => {
-    if (message.channel === channel) onNotify();
-  });
-  await client.connect();
-  await client.query(`LISTEN ${channel}`);
-  return async () => {
-    await client.end().catch(() => {});
   };
 }

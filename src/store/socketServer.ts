@@ -2,6 +2,13 @@ import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from '@electric-sql/pglite-socket';
 import type { Mutex } from './mutex.ts';
+import {
+  cleartextPasswordRequest,
+  fatalError,
+  isStartupMessage,
+  passwordMatches,
+  passwordOf,
+} from './socketAuth.ts';
 
 /**
  * Serves the embedded store to other processes over the Postgres wire protocol, on a loopback
@@ -21,13 +28,58 @@ import type { Mutex } from './mutex.ts';
 class CycleGatedQueue {
   #holder: number | undefined;
   #release: (() => void) | undefined;
+  /** Clients by handler until they give the password: their startup message, held back. */
+  readonly #unauthenticated = new Map<number, { startup?: Uint8Array; refused?: boolean }>();
+  readonly #authenticated = new Set<number>();
 
   constructor(
     private readonly db: PGlite,
     private readonly gate: Mutex,
+    private readonly password: string,
   ) {}
 
   async enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
+    if (!this.#authenticated.has(handlerId)) return this.#authenticate(handlerId, message, onData);
+    return this.#forward(handlerId, message, onData);
+  }
+
+  /** Nothing reaches PGlite before the password (see socketAuth.ts). */
+  async #authenticate(
+    handlerId: number,
+    message: Uint8Array,
+    onData: (data: Uint8Array) => void,
+  ): Promise<number> {
+    const state = this.#unauthenticated.get(handlerId) ?? {};
+    this.#unauthenticated.set(handlerId, state);
+    const refuse = (code: string, text: string) => {
+      state.refused = true;
+      const error = fatalError(code, text);
+      onData(error);
+      return error.length;
+    };
+    if (state.refused) return refuse('28P01', 'authentication failed');
+    if (state.startup === undefined) {
+      if (!isStartupMessage(message)) return refuse('08P01', 'expected a startup message');
+      state.startup = message.slice();
+      const request = cleartextPasswordRequest();
+      onData(request);
+      return request.length;
+    }
+    const given = passwordOf(message);
+    if (given === undefined) return refuse('08P01', 'expected a password message');
+    if (!passwordMatches(given, this.password))
+      return refuse('28P01', 'password authentication failed for the embedded store (see its lock file)');
+    this.#unauthenticated.delete(handlerId);
+    this.#authenticated.add(handlerId);
+    // PGlite answers the startup message: AuthenticationOk, parameters, ReadyForQuery.
+    return this.#forward(handlerId, state.startup, onData);
+  }
+
+  async #forward(
+    handlerId: number,
+    message: Uint8Array,
+    onData: (data: Uint8Array) => void,
+  ): Promise<number> {
     if (this.#holder !== handlerId) {
       const release = await this.gate.acquire();
       this.#holder = handlerId;
@@ -50,10 +102,15 @@ class CycleGatedQueue {
   }
 
   /** The handler awaits each message in turn, so nothing of its is ever waiting here. */
-  clearQueueForHandler(_handlerId: number): void {}
+  clearQueueForHandler(handlerId: number): void {
+    this.#unauthenticated.delete(handlerId);
+    this.#authenticated.delete(handlerId);
+  }
 
   /** A client gone mid-transaction: roll it back and give the gate back. */
   async clearTransactionIfNeeded(handlerId: number): Promise<void> {
+    this.#unauthenticated.delete(handlerId);
+    this.#authenticated.delete(handlerId);
     if (this.#holder !== handlerId) return;
     try {
       if (this.db.isInTransaction()) await this.db.runExclusive(() => this.db.exec('ROLLBACK'));
@@ -77,13 +134,12 @@ class CycleGatedQueue {
 const SYNC = 0x53; // 'S'
 const SIMPLE_QUERY = 0x51; // 'Q'
 const TERMINATE = 0x58; // 'X'
-const PROTOCOL_3 = 196_608;
 
 function endsQueryCycle(message: Uint8Array): boolean {
   const type = message[0];
   if (type === SYNC || type === SIMPLE_QUERY || type === TERMINATE) return true;
   // The startup message has no type byte: a length, then the protocol version.
-  return message.length >= 8 && new DataView(message.buffer, message.byteOffset).getInt32(4) === PROTOCOL_3;
+  return isStartupMessage(message);
 }
 
 export interface RunningSocketServer {
@@ -101,8 +157,13 @@ const IDLE_TIMEOUT_MS = 60_000;
  */
 const CLIENT_DRAIN_MS = 10_000;
 
-export async function startSocketServer(db: PGlite, gate: Mutex): Promise<RunningSocketServer> {
-  const queue = new CycleGatedQueue(db, gate);
+/** Serves the store on a loopback port to clients that give `password` (kept in the lock file). */
+export async function startSocketServer(
+  db: PGlite,
+  gate: Mutex,
+  password: string,
+): Promise<RunningSocketServer> {
+  const queue = new CycleGatedQueue(db, gate, password);
   const handlers = new Set<PGLiteSocketHandler>();
   let onAllGone: (() => void) | undefined;
   const forget = (handler: PGLiteSocketHandler) => {

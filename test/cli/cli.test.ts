@@ -207,5 +207,7 @@ describe.each(storeKinds())('out-of-range ids and bad model references ($kind st
         await drop();
       }
     },
+    // Eight CLI processes at once: about 45 s on a loaded 2-core machine.
+    180_000,
   );
 });

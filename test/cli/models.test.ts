@@ -87,6 +87,8 @@ describe.each(storeKinds())('models promote and rollback exit codes ($kind store
       }
       expect(await getAliases(env.store, model)).toEqual({ champion: 1 });
     },
+    // Nine CLI processes: about 50 s on a loaded 2-core machine.
+    180_000,
   );
 });
 
@@ -129,5 +131,5 @@ describeWithPostgres('models rollback while the champion moves', () => {
     expect(code, spawned.stderr()).toBe(0);
     expect(spawned.stdout()).toBe('moving: champion 3 -> 2 (rolled back)\n');
     expect(await getAliases(env.store, model)).toEqual({ champion: 2 });
-  });
+  }, 120_000);
 });

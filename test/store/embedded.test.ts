@@ -161,10 +161,13 @@ describe('the embedded store', () => {
     await seedEmbeddedHome(home);
     const store = await openEmbeddedStore({ home });
     const { socket } = JSON.parse(fs.readFileSync(embeddedPaths(home).lockPath, 'utf8')) as {
-      socket: { port: number };
+      socket: { port: number; password: string };
     };
     const client = new pg.Client({
-      connectionString: `postgres://nightshift@127.0.0.1:${socket.port}/postgres`,
+      host: '127.0.0.1',
+      port: socket.port,
+      user: 'nightshift',
+      password: socket.password,
     });
     await client.connect();
     const wrong: string[] = [];
@@ -194,6 +197,58 @@ describe('the embedded store', () => {
       expect(wrong).toEqual([]);
     } finally {
       await client.end();
+      await store.close();
+    }
+  });
+
+  it('serves its socket only to clients with the password in the lock file, which only its owner reads', async () => {
+    const home = tempDir();
+    await seedEmbeddedHome(home);
+    const store = await openEmbeddedStore({ home });
+    const lockPath = embeddedPaths(home).lockPath;
+    try {
+      expect(fs.statSync(lockPath).mode & 0o777).toBe(0o600);
+      const { socket } = JSON.parse(fs.readFileSync(lockPath, 'utf8')) as {
+        socket: { port: number; password: string };
+      };
+      expect(socket.password).toMatch(/^[\w-]{40,}$/);
+      const connect = async (password: string | undefined) => {
+        const client = new pg.Client({ host: '127.0.0.1', port: socket.port, user: 'nightshift', password });
+        try {
+          await client.connect();
+          return (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pools')).rows[0]?.n;
+        } finally {
+          await client.end().catch(() => {});
+        }
+      };
+      for (const password of [undefined, '', 'wrong', `${socket.password}x`]) {
+        await expect(connect(password), String(password)).rejects.toThrow(
+          /password authentication failed|password/,
+        );
+      }
+      expect(await connect(socket.password)).toBe(0);
+
+      // A client that skips the startup and password sends queries straight away: refused.
+      const net = await import('node:net');
+      const raw = net.connect(socket.port, '127.0.0.1');
+      const received: Buffer[] = [];
+      raw.on('data', (chunk) => received.push(chunk));
+      await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+      const sql = Buffer.from("INSERT INTO pools (name, slots) VALUES ('sneaked', 1)\0", 'utf8');
+      const query = Buffer.alloc(5);
+      query.write('Q', 0, 'latin1');
+      query.writeInt32BE(4 + sql.length, 1);
+      raw.write(Buffer.concat([query, sql]));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      raw.destroy();
+      const answer = Buffer.concat(received);
+      expect(answer[0]).toBe('E'.charCodeAt(0));
+      expect(answer.toString('latin1')).toContain('expected a startup message');
+      expect(
+        (await store.query<{ n: number }>("SELECT count(*)::int AS n FROM pools WHERE name = 'sneaked'"))
+          .rows[0]?.n,
+      ).toBe(0);
+    } finally {
       await store.close();
     }
   });

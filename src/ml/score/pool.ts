@@ -1,7 +1,13 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { NightshiftError } from '../../errors.ts';
-import { childLogger, type Logger } from '../../log.ts';
+import {
+  childLogger,
+  currentLogBindings,
+  type LogBindings,
+  type Logger,
+  withLogBindings,
+} from '../../log.ts';
 import type { BackendName, BackendRequest } from '../backend.ts';
 import { parseBackendRequest } from '../backend.ts';
 import { DEFAULT_MICRO_BATCH } from '../predict.ts';
@@ -27,8 +33,6 @@ export interface ScoringPoolOptions {
   workers?: number;
   microBatch?: number;
   backend?: BackendRequest;
-  /** Per-worker environment overrides (e.g. CUDA_VISIBLE_DEVICES from planScoringWorkers). */
-  workerEnv?: (index: number) => Record<string, string>;
   /** Attempts per shard before the task fails; default 3. */
   maxAttempts?: number;
   /** Test hook: make the worker running this shard attempt exit abruptly mid-shard. */
@@ -65,6 +69,8 @@ interface Slot {
 interface PendingJob {
   item: PoolJob;
   attempt: number;
+  /** The ids of the task or shard that submitted it: a worker's events about it log them. */
+  logBindings: LogBindings;
   resolve: (result: ScoringResult) => void;
   reject: (error: Error) => void;
 }
@@ -164,7 +170,7 @@ export class ScoringPool {
     if (this.closed) return Promise.reject(new NightshiftError('the scoring pool is closed'));
     if (this.startError) return Promise.reject(this.startError);
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, attempt: 1, resolve, reject });
+      this.queue.push({ item, attempt: 1, logBindings: currentLogBindings(), resolve, reject });
       this.dispatch();
     });
   }
@@ -185,7 +191,6 @@ export class ScoringPool {
   }
 
   private spawn(index: number): Slot {
-    const env = this.options.workerEnv?.(index);
     const slot: Slot = {
       index,
       worker: undefined,
@@ -205,10 +210,7 @@ export class ScoringPool {
             return;
           }
           // Plain JavaScript: none of the parent's loader flags (tsx's --import) are needed.
-          const worker = new Worker(file, {
-            execArgv: [],
-            ...(env ? { env: { ...process.env, ...env } } : {}),
-          });
+          const worker = new Worker(file, { execArgv: [] });
           slot.worker = worker;
           worker.on('message', (message: FromWorker) => {
             if (message.type === 'ready') {
@@ -287,9 +289,11 @@ export class ScoringPool {
       slot.taken++;
       const job = pending.item.job(pending.attempt);
       const crashMidJob = this.options.crashMidShard?.(pending.item.shard, pending.attempt) ?? false;
-      this.log.debug(
-        { worker: slot.index, shard: pending.item.shard, attempt: pending.attempt, held: slot.jobs.size },
-        'shard sent to worker',
+      withLogBindings(pending.logBindings, () =>
+        this.log.debug(
+          { worker: slot.index, shard: pending.item.shard, attempt: pending.attempt, held: slot.jobs.size },
+          'shard sent to worker',
+        ),
       );
       const transfer = job.kind === 'rows' ? [job.features.buffer as ArrayBuffer] : [];
       worker.postMessage({ type: 'job', id, job, crashMidJob } satisfies ToWorker, transfer);
@@ -316,11 +320,12 @@ export class ScoringPool {
     slot.jobs.clear();
     slot.scoring = undefined;
     if (this.closed) return;
-    this.log.warn(
-      { worker: slot.index, shards: pendings.map((pending) => pending.item.shard), reason },
-      'scoring worker died; replacing it',
+    withLogBindings(pendings[0]?.logBindings ?? {}, () =>
+      this.log.warn(
+        { worker: slot.index, shards: pendings.map((pending) => pending.item.shard), reason },
+        'scoring worker died; replacing it',
+      ),
     );
-    // The replacement takes the same index (and so the same GPU).
     const position = this.slots.indexOf(slot);
     if (position >= 0) this.slots[position] = this.spawn(slot.index);
     // Each retry goes to the front of the queue: the newest first, so they keep their order.
@@ -330,7 +335,9 @@ export class ScoringPool {
   private retryOrFail(pending: PendingJob, reason: string, retriable: boolean): void {
     const maxAttempts = this.options.maxAttempts ?? 3;
     if (retriable && pending.attempt < maxAttempts) {
-      this.log.warn({ shard: pending.item.shard, attempt: pending.attempt, reason }, 'retrying shard');
+      withLogBindings(pending.logBindings, () =>
+        this.log.warn({ shard: pending.item.shard, attempt: pending.attempt, reason }, 'retrying shard'),
+      );
       // Rebuilt from the PoolJob: a transferred buffer from the failed attempt is gone.
       this.queue.unshift({ ...pending, attempt: pending.attempt + 1 });
       this.dispatch();
