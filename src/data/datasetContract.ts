@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError } from '../errors.ts';
 import { typeFamily } from './contract.ts';
 import { FLIGHTS_COLUMNS, FLIGHTS_DATASET } from './flights.ts';
+import { readJsonFile, writeJsonFileAtomically } from './jsonFile.ts';
 import type { MessageColumnType, MessageSchema } from './kafka/messages.ts';
 import type { ColumnSchema } from './manifest.ts';
 
@@ -65,34 +64,14 @@ export function validateContract(contract: DatasetContract, where: string): Data
 
 /** Writes the contract atomically (temporary file, then rename). */
 export async function writeContract(datasetDir: string, contract: DatasetContract): Promise<void> {
-  const file = contractFile(datasetDir);
-  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(temp, `${JSON.stringify(contract, null, 2)}\n`);
-    await rename(temp, file);
-  } finally {
-    await rm(temp, { force: true });
-  }
+  await writeJsonFileAtomically(contractFile(datasetDir), contract);
 }
 
 /** The dataset's recorded contract; `undefined` when it has none; a malformed one throws. */
 export async function readContract(datasetDir: string): Promise<DatasetContract | undefined> {
   const file = contractFile(datasetDir);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new DataError(`${file}: expected a JSON dataset contract, found unparseable text`, {
-      cause: error,
-    });
-  }
+  const parsed = await readJsonFile(file, 'a JSON dataset contract');
+  if (parsed === undefined) return undefined;
   if (!isContract(parsed)) {
     throw new DataError(
       `${file}: expected a dataset contract (format ${CONTRACT_FORMAT} with dataset and columns [{name, type}], optional idColumn, eventTimeColumn, timezone), found another shape`,

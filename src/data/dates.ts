@@ -38,3 +38,22 @@ export function daysBetween(from: Day, to: Day): Day[] {
 export function dayStartMs(day: Day): number {
   return Date.parse(`${day}T00:00:00Z`);
 }
+
+/** Consecutive days as ranges: ['2001-01-01..2001-01-03', '2001-01-05']. */
+export function dayRanges(days: readonly Day[]): string[] {
+  const sorted = [...new Set(days)].sort();
+  const ranges: string[] = [];
+  let start: string | undefined;
+  let end: string | undefined;
+  for (const day of sorted) {
+    if (start !== undefined && end !== undefined && addDays(end, 1) === day) {
+      end = day;
+      continue;
+    }
+    if (start !== undefined) ranges.push(start === end ? start : `${start}..${end}`);
+    start = day;
+    end = day;
+  }
+  if (start !== undefined) ranges.push(start === end ? start : `${start}..${end}`);
+  return ranges;
+}

@@ -15,7 +15,7 @@ export {
   writeContract,
 } from './datasetContract.ts';
 export { type DatasetDay, type DatasetSummary, describeDataset, listDatasets } from './datasetList.ts';
-export { addDays, type Day, dayStartMs, daysBetween, parseDay } from './dates.ts';
+export { addDays, type Day, dayRanges, dayStartMs, daysBetween, parseDay } from './dates.ts';
 export { type DuckSession, openDuckSession, withDuckSession } from './duckdb.ts';
 export { type ErrorSink, errorSinkFile, errorSinkFor } from './errorSink.ts';
 export * from './features/index.ts';

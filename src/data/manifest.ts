@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError } from '../errors.ts';
 import { plainNameProblem } from './fileNames.ts';
+import { readJsonFile, writeJsonFileAtomically } from './jsonFile.ts';
 import { verifyFileSha256 } from './verifiedFiles.ts';
 
 export const MANIFEST_FILE = '_manifest.json';
@@ -71,34 +71,14 @@ export interface PartitionManifest {
  * a reader listing partitions meanwhile reads the old manifest or the new one, never half of one.
  */
 export async function writeManifest(dir: string, manifest: PartitionManifest): Promise<void> {
-  const temp = path.join(dir, `.${MANIFEST_FILE}.${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`);
-    await rename(temp, path.join(dir, MANIFEST_FILE));
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await writeJsonFileAtomically(path.join(dir, MANIFEST_FILE), manifest);
 }
 
 /** The manifest of a partition folder, `undefined` when there is none; a malformed one throws. */
 export async function readManifest(dir: string): Promise<PartitionManifest | undefined> {
   const file = path.join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new DataError(`${file}: expected a JSON partition manifest, found unparseable text`, {
-      cause: error,
-    });
-  }
+  const parsed = await readJsonFile(file, 'a JSON partition manifest');
+  if (parsed === undefined) return undefined;
   if (!isManifest(parsed)) {
     throw new DataError(
       `${file}: expected a partition manifest (format ${MANIFEST_FORMAT} with rowCount, schema, files), found another shape`,

@@ -1,5 +1,5 @@
 import type { JsonObject, TaskContext } from '../dag/types.ts';
-import { addDays, FLIGHTS_DATASET, listPartitions, prepareFlights } from '../data/index.ts';
+import { addDays, dayRanges, FLIGHTS_DATASET, listPartitions, prepareFlights } from '../data/index.ts';
 import { DataError } from '../errors.ts';
 import type { NightlyPlan } from './nightly.ts';
 
@@ -37,7 +37,7 @@ export function ingestTask(plan: () => Promise<NightlyPlan>) {
     if (missing.length > 0) {
       throw new DataError(
         `dataset '${dataset}': the night of ${context.ds} reads ${from} to ${context.ds} under ${dir}; ` +
-          `missing or incomplete (no _manifest.json): ${describeDays(missing)}. ` +
+          `missing or incomplete (no _manifest.json): ${dayRanges(missing).join(', ')}. ` +
           `Bring them in with 'nightshift data import ${dataset} ...' or Kafka ingest; retried while data may still arrive`,
         { retriable: true },
       );
@@ -64,22 +64,4 @@ async function firstDayRead(nightly: NightlyPlan, context: TaskContext): Promise
   if ('days' in holdoutSpec) return addDays(context.ds, -(holdoutSpec.days + windowDays));
   const holdout = await nightly.holdout(context.config, context.ds);
   return nightly.trainingWindow(holdout).from;
-}
-
-/** Runs of consecutive days as ranges: `2001-01-03..2001-01-09, 2001-01-12`. */
-export function describeDays(days: readonly string[]): string {
-  const ranges: string[] = [];
-  let start = days[0];
-  let end = days[0];
-  for (const day of days.slice(1)) {
-    if (end !== undefined && day === addDays(end, 1)) {
-      end = day;
-      continue;
-    }
-    if (start !== undefined) ranges.push(start === end ? start : `${start}..${end}`);
-    start = day;
-    end = day;
-  }
-  if (start !== undefined) ranges.push(start === end ? start : `${start}..${end}`);
-  return ranges.join(', ');
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dayRanges } from '../../src/cli/commands/lineageSummary.ts';
+import { dayRanges } from '../../src/data/index.ts';
 import { runCli } from '../helpers/child.ts';
 import { seedEmbeddedHome, tempDir } from '../helpers/stores.ts';
 import { writeRegressionDays } from '../tasks/regressionData.ts';

@@ -8,7 +8,6 @@ import { sqlString } from '../../src/data/duckdb.ts';
 import { withDuckSession, writePartition } from '../../src/data/index.ts';
 import { NightshiftError } from '../../src/errors.ts';
 import { nightlyTasks } from '../../src/tasks/index.ts';
-import { describeDays } from '../../src/tasks/ingest.ts';
 import { openTestEnvironment, storeKinds, type TestEnvironment, tempDir } from '../helpers/stores.ts';
 import { writeSensorPipeline } from './sensorPipeline.ts';
 
@@ -28,15 +27,6 @@ async function writeSensorDay(dataDir: string, date: string): Promise<void> {
     }),
   );
 }
-
-describe('describeDays', () => {
-  it('names runs of consecutive days as ranges', () => {
-    expect(
-      describeDays(['2001-01-03', '2001-01-04', '2001-01-05', '2001-01-09', '2001-01-11', '2001-01-12']),
-    ).toBe('2001-01-03..2001-01-05, 2001-01-09, 2001-01-11..2001-01-12');
-    expect(describeDays(['2001-01-03'])).toBe('2001-01-03');
-  });
-});
 
 describe.each(storeKinds())(
   'the default ingest of an imported dataset on the $kind store',

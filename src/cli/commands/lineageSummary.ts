@@ -1,4 +1,4 @@
-import { addDays } from '../../data/index.ts';
+import { dayRanges } from '../../data/index.ts';
 
 /**
  * `models show` without --json: a version's lineage in a few lines, however long its window.
@@ -8,25 +8,6 @@ import { addDays } from '../../data/index.ts';
 interface LineagePartition {
   date?: unknown;
   files?: { rows?: unknown }[];
-}
-
-/** Consecutive days as ranges: ['2001-01-01..2001-01-03', '2001-01-05']. */
-export function dayRanges(days: readonly string[]): string[] {
-  const sorted = [...new Set(days)].sort();
-  const ranges: string[] = [];
-  let start: string | undefined;
-  let end: string | undefined;
-  for (const day of sorted) {
-    if (start !== undefined && end !== undefined && addDays(end, 1) === day) {
-      end = day;
-      continue;
-    }
-    if (start !== undefined) ranges.push(start === end ? start : `${start}..${end}`);
-    start = day;
-    end = day;
-  }
-  if (start !== undefined) ranges.push(start === end ? start : `${start}..${end}`);
-  return ranges;
 }
 
 export function summarizeLineage(lineage: Record<string, unknown>): string[] {
