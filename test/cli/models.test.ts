@@ -12,8 +12,17 @@ import { openTestEnvironment, storeKinds, type TestEnvironment } from '../helper
 
 const actor = 'test@host';
 
-/** Registers a version without training (the registry only needs its row) and blesses it. */
-async function registerBlessed(store: Store, home: string, model: string, passed = true): Promise<number> {
+/**
+ * Registers a version without training (the registry only needs its row) and blesses it, against
+ * `baselineVersion`: the champion it was compared with (promotion refuses a stale one).
+ */
+async function registerBlessed(
+  store: Store,
+  home: string,
+  model: string,
+  passed = true,
+  baselineVersion: number | null = null,
+): Promise<number> {
   const { version } = await registerModelVersion(store, {
     model,
     pipeline: 'test-pipeline',
@@ -36,7 +45,7 @@ async function registerBlessed(store: Store, home: string, model: string, passed
       model,
       version,
       passed,
-      baselineVersion: null,
+      baselineVersion,
       holdout: { date: '2001-02-01' },
       rules: [{ rule: 'auc floor', verdict: passed ? 'pass' : 'fail', reason: 'test' }],
     }),
@@ -103,7 +112,9 @@ describeWithPostgres('models rollback while the champion moves', () => {
 
   it('prints the move its transaction made, not the champion read before it', async () => {
     const model = 'moving';
-    for (let index = 0; index < 3; index++) await registerBlessed(env.store, env.config.home, model);
+    // Each version blessed against the champion it will replace: none, then 1, then 2.
+    for (const baseline of [null, 1, 2])
+      await registerBlessed(env.store, env.config.home, model, true, baseline);
     for (const version of [1, 2])
       await env.store.transaction((tx) => promoteVersion(tx, { model, version, reason: 'r', actor }));
     expect(await getAliases(env.store, model)).toEqual({ champion: 2, previous: 1 });
