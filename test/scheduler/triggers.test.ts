@@ -142,10 +142,23 @@ describeWithKafka('Kafka triggers of nightshift scheduler', () => {
       const env0 = { ...env.env, NIGHTSHIFT_DAGS: dagsDir, KAFKA_BROKERS: '' };
       const once = await runCli(['scheduler', '--once'], env0);
       expect([once.code, once.stderr]).toEqual([0, '']);
+      const connections = async () =>
+        (
+          await env.store.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()',
+          )
+        ).rows[0]?.n ?? 0;
+      const before = await connections();
       const scheduler = spawnCli(['scheduler', '--no-triggers', '--poll-ms', '200'], env0);
       running.push(scheduler);
-      // Still running after a few passes: no startup error.
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      // Started (it connects to the store after installing its signal handlers: a loaded machine
+      // takes several seconds to get there), then still running after a few passes.
+      const deadline = Date.now() + 60_000;
+      while ((await connections()) <= before && scheduler.child.exitCode === null) {
+        if (Date.now() > deadline) throw new Error(`the scheduler never connected: ${scheduler.stderr()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(scheduler.child.exitCode, scheduler.stderr()).toBeNull();
       expect(await stop(scheduler)).toEqual({ code: 0, signal: null });
       expect(scheduler.stdout()).not.toMatch(/listening to Kafka/);
