@@ -40,8 +40,10 @@ export async function fingerprintDays(
 ): Promise<DayFingerprints> {
   const stats = fileStatsQuery(schema);
   const hashed = schema.map((column) => sqlIdentifier(column.name)).join(', ');
-  const sql = `SELECT __group, __bad, __rows, __hash, ${stats.results.join(', ')} FROM (
-      SELECT CASE WHEN __reason IS NULL AND ${inRange} THEN strftime(__day, '%Y-%m-%d') END AS __group,
+  // Grouped by the DATE, formatted after: grouping 3M flights by the formatted string took 498 ms
+  // against 230 (the same scan, alone on a quiet machine).
+  const sql = `SELECT strftime(__group, '%Y-%m-%d'), __bad, __rows, __hash, ${stats.results.join(', ')} FROM (
+      SELECT CASE WHEN __reason IS NULL AND ${inRange} THEN __day END AS __group,
         __reason IS NOT NULL AS __bad, count(*)::BIGINT AS __rows, sum(hash(${hashed})::HUGEINT)::VARCHAR AS __hash,
         ${stats.aggregates.join(', ')}
       FROM ${rows} GROUP BY ALL)`;
