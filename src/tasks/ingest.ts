@@ -1,5 +1,5 @@
 import type { JsonObject, TaskContext } from '../dag/types.ts';
-import { addDays, dayRanges, FLIGHTS_DATASET, listPartitions, prepareFlights } from '../data/index.ts';
+import { addDays, dayRanges, FLIGHTS_DATASET, prepareFlights, readWindow } from '../data/index.ts';
 import { DataError } from '../errors.ts';
 import type { NightlyPlan } from './nightly.ts';
 
@@ -30,10 +30,7 @@ export function ingestTask(plan: () => Promise<NightlyPlan>) {
       };
     }
     const dir = datasetDir(context.config);
-    const found = await listPartitions(dir, { from, to: context.ds });
-    const have = new Set(found.map((partition) => partition.date));
-    const missing: string[] = [];
-    for (let day = from; day <= context.ds; day = addDays(day, 1)) if (!have.has(day)) missing.push(day);
+    const { partitions: found, missing } = await readWindow(dir, from, context.ds, { allowGaps: true });
     if (missing.length > 0) {
       throw new DataError(
         `dataset '${dataset}': the night of ${context.ds} reads ${from} to ${context.ds} under ${dir}; ` +
