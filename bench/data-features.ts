@@ -25,15 +25,11 @@ import {
   readFeatures,
 } from '../src/data/index.ts';
 import { benchKafkaIngest } from './data-kafka.ts';
+import { median } from './median.ts';
 
 const FROM = process.env.BENCH_FROM ?? '2001-01-01';
 const TO = process.env.BENCH_TO ?? '2001-02-28';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
 
 interface Measured {
   rows: number;

@@ -10,14 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { sqlString, withDuckSession } from '../src/data/duckdb.ts';
 import { flightsSourceFile, importDataset } from '../src/data/index.ts';
+import { median } from './median.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SOURCE = flightsSourceFile();
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
 
 interface Measured {
   rows: number;
