@@ -2,20 +2,16 @@
 // state exit 3 (not 2, which is bad usage), and a rollback prints what its transaction did.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAliases, lockModel } from '../../src/registry/aliases.ts';
-import { recordBlessing } from '../../src/registry/blessings.ts';
 import { promoteVersion } from '../../src/registry/promote.ts';
-import { registerModelVersion } from '../../src/registry/versions.ts';
 import type { Store } from '../../src/store/index.ts';
 import { runCli, spawnCli } from '../helpers/child.ts';
+import { bless, register } from '../helpers/registry.ts';
 import { describeWithPostgres } from '../helpers/services.ts';
 import { openTestEnvironment, storeKinds, type TestEnvironment } from '../helpers/stores.ts';
 
 const actor = 'test@host';
 
-/**
- * Registers a version without training (the registry only needs its row) and blesses it, against
- * `baselineVersion`: the champion it was compared with (promotion refuses a stale one).
- */
+/** A registered version blessed (or rejected) against `baselineVersion`, the champion it was compared with. */
 async function registerBlessed(
   store: Store,
   home: string,
@@ -23,33 +19,8 @@ async function registerBlessed(
   passed = true,
   baselineVersion: number | null = null,
 ): Promise<number> {
-  const { version } = await registerModelVersion(store, {
-    model,
-    pipeline: 'test-pipeline',
-    home,
-    metrics: { auc: 0.7 },
-    lineage: {
-      pipeline: 'test-pipeline',
-      dataset: 'test',
-      partitions: [],
-      seed: 1,
-      backend: 'cpu',
-      gitCommit: null,
-      settings: {},
-    },
-    trainingCurves: [],
-    writeArtifact: async (n) => ({ dir: `${home}/artifacts/${model}/${n}`, manifestSha256: 'x'.repeat(64) }),
-  });
-  await store.transaction((tx) =>
-    recordBlessing(tx, {
-      model,
-      version,
-      passed,
-      baselineVersion,
-      holdout: { date: '2001-02-01' },
-      rules: [{ rule: 'auc floor', verdict: passed ? 'pass' : 'fail', reason: 'test' }],
-    }),
-  );
+  const version = await register(store, home, model);
+  await bless(store, model, version, passed, baselineVersion);
   return version;
 }
 

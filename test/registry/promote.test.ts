@@ -5,61 +5,12 @@ import {
   PromotionRefusedError,
   resolveModelRef,
 } from '../../src/registry/aliases.ts';
-import { recordBlessing } from '../../src/registry/blessings.ts';
 import { promoteVersion, rollbackChampion } from '../../src/registry/promote.ts';
-import { getModelVersion, registerModelVersion } from '../../src/registry/versions.ts';
-import { createPostgresStore, type Store } from '../../src/store/index.ts';
+import { getModelVersion } from '../../src/registry/versions.ts';
+import { createPostgresStore } from '../../src/store/index.ts';
+import { bless, register } from '../helpers/registry.ts';
 import { describeWithPostgres } from '../helpers/services.ts';
 import { openTestEnvironment, storeKinds, type TestEnvironment } from '../helpers/stores.ts';
-
-/** Registers a version without training: the registry only needs its row. */
-async function register(store: Store, home: string, model: string): Promise<number> {
-  const version = await registerModelVersion(store, {
-    model,
-    pipeline: 'test-pipeline',
-    home,
-    metrics: { auc: 0.7 },
-    lineage: {
-      pipeline: 'test-pipeline',
-      dataset: 'test',
-      partitions: [],
-      seed: 1,
-      backend: 'cpu',
-      gitCommit: null,
-      settings: {},
-    },
-    trainingCurves: [],
-    writeArtifact: async (n) => ({ dir: `${home}/artifacts/${model}/${n}`, manifestSha256: 'x'.repeat(64) }),
-  });
-  return version.version;
-}
-
-/** Blesses (or rejects) a version against `against`, the champion it was compared with. */
-async function bless(
-  store: Store,
-  model: string,
-  version: number,
-  passed: boolean,
-  against: number | null = null,
-): Promise<number> {
-  return store.transaction(async (tx) => {
-    const blessing = await recordBlessing(tx, {
-      model,
-      version,
-      passed,
-      baselineVersion: against,
-      holdout: { date: '2001-02-01' },
-      rules: [
-        {
-          rule: 'auc floor',
-          verdict: passed ? 'pass' : 'fail',
-          reason: passed ? 'AUC 0.70 >= 0.65' : 'AUC 0.60 < 0.65',
-        },
-      ],
-    });
-    return blessing.id;
-  });
-}
 
 const actor = 'test@host';
 
