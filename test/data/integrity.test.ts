@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { listPartitions, MANIFEST_FILE, prepareFlights, readWindow } from '../..
 import { readPartition } from '../../src/data/partitions.ts';
 import { clearVerifiedFiles, verifiedBytesHashed } from '../../src/data/verifiedFiles.ts';
 import { ChecksumError, DataError } from '../../src/errors.ts';
+import { flipBit } from '../helpers/damage.ts';
 import { tempDir } from './helpers.ts';
 
 /**
@@ -15,18 +16,6 @@ import { tempDir } from './helpers.ts';
  * read by name with both sums; a manifest naming a file outside its folder is refused; a window
  * with a day missing is refused naming the day.
  */
-
-async function flipBit(file: string, offset: number): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, offset);
-    byte[0] = (byte[0] as number) ^ 0x10;
-    await handle.write(byte, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
-}
 
 describe('partition reads verify every byte', () => {
   let source: string;
@@ -51,7 +40,7 @@ describe('partition reads verify every byte', () => {
     const size = (await stat(file)).size;
     // The magic bytes, a data page, the middle, the footer's metadata, its trailing magic.
     for (const offset of [0, 200, Math.floor(size / 2), size - 40, size - 1]) {
-      await flipBit(file, offset);
+      await flipBit(file, offset, 0x10);
       const found = await sha256File(file);
       const error = await listPartitions(dataset, { from: '2001-01-08', to: '2001-01-10' }).then(
         () => undefined,
@@ -64,7 +53,7 @@ describe('partition reads verify every byte', () => {
       expect(mismatch.message).toContain(recorded);
       expect(mismatch.message).toContain(found);
       expect([mismatch.file, mismatch.expected, mismatch.found]).toEqual([file, recorded, found]);
-      await flipBit(file, offset);
+      await flipBit(file, offset, 0x10);
       expect((await listPartitions(dataset)).map((partition) => partition.date)).toHaveLength(3);
     }
   });
@@ -84,7 +73,7 @@ describe('partition reads verify every byte', () => {
     // A write with the mtime set back afterwards (`touch -d`) still changes the ctime: caught.
     const file = files[0] as string;
     const before = await stat(file, { bigint: true });
-    await flipBit(file, 500);
+    await flipBit(file, 500, 0x10);
     const ns = before.mtimeNs;
     const seconds = `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
     await promisify(execFile)('touch', ['-m', '-d', `@${seconds}`, file]);
@@ -97,7 +86,7 @@ describe('partition reads verify every byte', () => {
     const dataset = await copyOf('only');
     const dir = path.join(dataset, 'date=2001-01-08');
     const file = path.join(dir, 'part-0.parquet');
-    await flipBit(file, 300);
+    await flipBit(file, 300, 0x10);
     await expect(readPartition(dataset, '2001-01-08', new Set([file]))).rejects.toThrow(ChecksumError);
     const none = await readPartition(dataset, '2001-01-08', new Set());
     expect(none?.files).toEqual([]);

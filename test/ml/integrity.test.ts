@@ -1,4 +1,4 @@
-import { cp, mkdtemp, open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import {
   scoreBatch,
 } from '../../src/ml/score/index.ts';
 import { saveCandidateArtifact, trainPipeline } from '../../src/ml/trainPipeline.ts';
+import { flipBit } from '../helpers/damage.ts';
 
 /**
  * Issue 13, items 1, 2 and 4 where models and predictions are read: a scoring worker verifies
@@ -22,18 +23,6 @@ import { saveCandidateArtifact, trainPipeline } from '../../src/ml/trainPipeline
  * missing, and a reader never takes the folder for complete; artifact and predictions manifests
  * name only files of their own folder.
  */
-
-async function flipBit(file: string, offset: number): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, offset);
-    byte[0] = (byte[0] as number) ^ 0x01;
-    await handle.write(byte, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
-}
 
 let dir: string;
 let artifact: SavedArtifact;
@@ -82,7 +71,7 @@ describe('a scoring run that fails part way', () => {
     // Damaged after the listing verified it: only the worker's own check can catch it.
     const damaged = days[1]?.files[0] as string;
     const recorded = days[1]?.manifest.files[0]?.sha256 as string;
-    await flipBit(damaged, 4096);
+    await flipBit(damaged, 4096, 0x01);
     const found = await sha256File(damaged);
     const reports: IncompleteOutput[] = [];
     const error = await score(days, out, {
@@ -128,10 +117,10 @@ describe('reading predictions', () => {
     expect(read.manifest.rowCount).toBe(days.reduce((sum, day) => sum + day.manifest.rowCount, 0));
 
     const shard = read.files[1] as string;
-    await flipBit(shard, 100);
+    await flipBit(shard, 100, 0x01);
     await expect(readPredictions(out)).rejects.toThrow(ChecksumError);
     await expect(readPredictions(out)).rejects.toThrow(shard);
-    await flipBit(shard, 100);
+    await flipBit(shard, 100, 0x01);
 
     const manifestFile = path.join(out, PREDICTIONS_MANIFEST);
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));

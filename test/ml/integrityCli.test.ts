@@ -1,9 +1,10 @@
-import { cp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sha256File } from '../../src/data/hash.ts';
 import { MANIFEST_FILE, prepareFlights } from '../../src/data/index.ts';
 import { runCli } from '../helpers/child.ts';
+import { flipBit } from '../helpers/damage.ts';
 import { seedEmbeddedHome, tempDir } from '../helpers/stores.ts';
 
 /**
@@ -14,18 +15,6 @@ import { seedEmbeddedHome, tempDir } from '../helpers/stores.ts';
  */
 
 const FIRST_VERSION = 'flights-delay@1 registered as candidate';
-
-async function flipBit(file: string, offset: number): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, offset);
-    byte[0] = (byte[0] as number) ^ 0x04;
-    await handle.write(byte, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
-}
 
 describe('train and score refuse damaged or incomplete data', () => {
   const root = tempDir();
@@ -66,7 +55,7 @@ describe('train and score refuse damaged or incomplete data', () => {
       (['train', 'score'] as const).map((command) => [command, offset] as const),
     );
     for (const [command, offset] of cases) {
-      await flipBit(file, offset);
+      await flipBit(file, offset, 0x04);
       const found = await sha256File(file);
       const output = path.join(root, `predictions-${command}-${offset}`);
       const args =
@@ -93,7 +82,7 @@ describe('train and score refuse damaged or incomplete data', () => {
       expect(run.stderr).toContain(`${file}: expected sha256 ${recorded}`);
       expect(run.stderr).toContain(`found ${found}`);
       expect(await stat(output).catch(() => undefined)).toBeUndefined();
-      await flipBit(file, offset);
+      await flipBit(file, offset, 0x04);
     }
     expect((await latestVersion()).version).toBe(1);
   }, 240_000);
